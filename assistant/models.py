@@ -1,0 +1,31 @@
+"""Answers as given: question, passages shown to the model, the cited answer, reasoning apart, timings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from ingestion.models import Collection
+
+
+class Answer(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    question = models.TextField()
+    collections = models.ManyToManyField(Collection, related_name="answers")
+    language = models.CharField(max_length=8, default="en")
+    text = models.TextField(help_text="The answer shown, with [n] markers that name passages.")
+    reasoning = models.TextField(blank=True, help_text="The model's reasoning, kept apart from the answer.")
+    raw_reply = models.TextField(blank=True)
+    grounded = models.BooleanField(default=False, help_text="False when the documents did not answer the question.")
+    passages = models.JSONField(default=list, help_text="Chunk ids given to the model, in prompt order ([n] = n-th).")
+    citations = models.JSONField(default=list)
+    invalid_citation_count = models.IntegerField(default=0)
+    model = models.CharField(max_length=200, blank=True)
+    timings = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.question[:80]

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from assistant import api, views
+
+app_name = "assistant"
+
+urlpatterns = [
+    path("", views.ask, name="ask"),
+    path("answers/<int:answer_id>/", views.answer_detail, name="answer"),
+    path("passages/<int:chunk_id>/", views.passage_detail, name="passage"),
+    path("api/answers/", api.AnswerCreateApi.as_view(), name="api-answer-create"),
+    path("api/answers/<int:answer_id>/", api.AnswerDetailApi.as_view(), name="api-answer-detail"),
+]

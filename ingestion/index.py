@@ -1,0 +1,13 @@
+"""The index step: where each embedding model's chunk vectors live."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from ingestion.embedding import Embedder, embedder_slug
+from retrieval.vector_index import VectorIndex, vector_index_get
+
+
+def chunk_vector_index(*, embedder: Embedder) -> VectorIndex:
+    path = settings.INDEX_DIR / f"{embedder_slug(model_name=embedder.name)}.faiss"
+    return vector_index_get(path=path, dimension=embedder.dimension)

@@ -1,0 +1,100 @@
+"""Document sets, their documents and the chunks search runs over."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Collection(models.Model):
+    """A document set an admin uploads and users ask questions of."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def document_upload_to(instance: Document, filename: str) -> str:
+    # Content-addressed so two uploads of one name never overwrite each other.
+    return f"documents/{instance.sha256[:2]}/{instance.sha256}/{filename}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PARSING = "parsing", "Parsing"
+        EMBEDDING = "embedding", "Embedding"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500, blank=True)
+    file = models.FileField(upload_to=document_upload_to, max_length=500)
+    original_name = models.CharField(max_length=500)
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    file_type = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    page_count = models.IntegerField(null=True, blank=True)
+    text = models.TextField(blank=True, help_text="Extracted text; chunk offsets refer to it.")
+    chunk_count = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["collection", "title"]
+        constraints = [
+            # Re-uploading identical bytes into a set is a no-op, not a second copy.
+            models.UniqueConstraint(fields=["collection", "sha256"], name="document_unique_content_per_collection"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.original_name
+
+
+class Chunk(models.Model):
+    """A passage of one section of one document; its primary key is its id in the vector index."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.IntegerField()
+    text = models.TextField()
+    section_path = models.CharField(max_length=1000, blank=True)
+    page_start = models.IntegerField(null=True, blank=True)
+    page_end = models.IntegerField(null=True, blank=True)
+    char_start = models.IntegerField()
+    char_end = models.IntegerField()
+
+    SECTION_SEPARATOR = " > "
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_unique_ordinal_per_document"),
+            models.CheckConstraint(condition=models.Q(char_end__gt=models.F("char_start")), name="chunk_nonempty_span"),
+        ]
+        indexes = [models.Index(fields=["collection", "document"])]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.ordinal}"
+
+    @property
+    def pages_label(self) -> str:
+        if self.page_start is None:
+            return ""
+        if self.page_end in (None, self.page_start):
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}-{self.page_end}"
+
+    def embedding_text(self) -> str:
+        """What the embedder and BM25 see: the passage with the headings that give it meaning."""
+        heading = " ".join(part for part in (self.document.title, self.section_path) if part)
+        return f"{heading}\n{self.text}" if heading else self.text
