@@ -79,6 +79,9 @@ class VectorIndex:
                 self.refresh()
                 yield self
                 self._write()
+            except BaseException:
+                self._loaded_stamp = None  # memory may hold the aborted change: reload from disk next time
+                raise
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
