@@ -94,7 +94,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("YIJU_MEDIA_ROOT", DATA_DIR / "media"))
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 REST_FRAMEWORK = {
@@ -130,10 +130,13 @@ RETRIEVAL_CANDIDATES = int(os.environ.get("RETRIEVAL_CANDIDATES", "50"))
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "EMPTY")
-LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.6"))
+# 0.6 is what DeepSeek-R1's authors recommend; the small local instruct model strays less when nearly greedy.
+LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.6" if LLM_BASE_URL else "0.1"))
 LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
 LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "300"))
 LOCAL_LLM_MODEL = os.environ.get("LOCAL_LLM_MODEL", "qwen2.5-coder-0.5b-instruct")
+# A statement stands only where this share of its content terms is found in a passage it cites (or is matched to).
+CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.5"))
 
 LOGGING = {
     "version": 1,

@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("YIJU_SHARED_DATA", REPO_ROOT.parent / "shared
 
 
 @pytest.fixture(autouse=True)
-def isolated_storage(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-django SettingsWrapper
+def isolated_storage(tmp_path: Path, settings) -> Path:
     """Each test gets its own FAISS index folder and uploaded-file folder."""
     settings.INDEX_DIR = tmp_path / "index"
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -26,6 +26,12 @@ PASSAGE = (
 QUESTION = "在一线城市出差，每晚住宿费的上限是多少元？"
 
 
+@pytest.fixture()
+def isolated_storage(tmp_path: Path) -> Path:
+    """Overrides the autouse Django-settings fixture of tests/conftest.py: this test needs no Django (-p no:django)."""
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = Path(os.environ.get("YIJU_DATA_DIR", REPO_ROOT / "var"))

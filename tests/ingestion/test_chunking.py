@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from ingestion.chunking import document_chunk
 from ingestion.structure import document_structure
 from ingestion.types import Block
@@ -24,7 +26,7 @@ def test_long_section_is_split_with_overlap_but_never_across_sections() -> None:
     assert all(document.text[c.char_start : c.char_end] == c.text for c in chunks)
     assert dosing[0].page_start == 1 and dosing[-1].page_end == 2
     # Consecutive pieces overlap, so a statement cut at a boundary is whole in one of them.
-    assert all(b.char_start < a.char_end for a, b in zip(dosing, dosing[1:], strict=False))
+    assert all(b.char_start < a.char_end for a, b in itertools.pairwise(dosing))
     assert "Monitoring" not in "".join(c.text for c in dosing)
 
 

