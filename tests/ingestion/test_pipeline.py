@@ -121,3 +121,19 @@ def test_rerun_after_crash_replaces_instead_of_duplicating(shared_data: Path) ->
     assert len(new_ids) == len(first_ids) and not (new_ids & first_ids)
     index_ids = set(chunk_vector_index(embedder=embedder_get()).ids().tolist())
     assert new_ids <= index_ids and not (first_ids & index_ids)
+
+
+def test_pdf_chunks_carry_their_pages(tmp_path: Path) -> None:
+    from tests.ingestion.test_parsing import _guideline_pages, build_pdf
+
+    outline = [("Introduction", 0), ("Scope", 0), ("Opioid dosing", 1)]
+    content = build_pdf(_guideline_pages(), outline=outline, title="Opioid Guideline")
+    document = ingest_bytes(name="guideline.pdf", content=content, collection="pdf")
+
+    assert document.status == Document.Status.INDEXED, document.failure_reason
+    assert document.page_count == 2
+    scope = document.chunks.get(section_path="Scope")  # one section across a page break: one passage, pp. 1-2
+    assert (scope.page_start, scope.page_end) == (1, 2) and "palliative care" in scope.text
+    dosing = document.chunks.get(section_path="Opioid dosing")
+    assert (dosing.page_start, dosing.page_end) == (2, 2)
+    assert_chunks_consistent(document)
