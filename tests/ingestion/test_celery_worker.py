@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-from config.celery import app as celery_app
 from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.models import Document
@@ -73,11 +73,12 @@ def test_worker_over_redis_matches_in_process_path(
     content = (shared_data / "cn_laws" / "data_sec_law.txt").read_bytes()
     via_worker = document_register(collection=collection_get_or_create(name="worker"), file_name="dsl.txt",
                                    content=content).document
-    celery_app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
+    # A producer of its own: the test process's app runs tasks eagerly and may hold a pool for another broker.
+    producer = Celery("yiju-test-producer", broker=BROKER_URL, set_as_current=False)
     try:
-        document_ingest_task.delay(via_worker.id)
+        producer.send_task(document_ingest_task.name, args=[via_worker.id])
     finally:
-        celery_app.conf.update(task_always_eager=True)
+        producer.close()
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

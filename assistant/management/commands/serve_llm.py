@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 
 from django.conf import settings
@@ -18,6 +20,8 @@ class Command(BaseCommand):
         self.stdout.write(f"serving {endpoint.model}\nuse: LLM_BASE_URL={endpoint.base_url} LLM_MODEL={endpoint.model}")
         if settings.LLM_BASE_URL:
             return
+        # A service manager stops with SIGTERM: turn it into an exit so the vLLM process group is stopped too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while True:
                 time.sleep(3600)
