@@ -25,5 +25,6 @@ class AskSerializer(serializers.Serializer):
 class AnswerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Answer
-        fields = ["id", "question", "language", "text", "grounded", "citations", "invalid_citation_count",
-                  "reasoning", "model", "timings", "created_at"]
+        fields = ["id", "question", "language", "text", "grounded", "citations", "statements",
+                  "invalid_citation_count", "unsupported_statement_count", "reasoning", "model", "timings",
+                  "created_at"]

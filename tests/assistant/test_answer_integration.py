@@ -60,5 +60,6 @@ def test_api_answers_with_citations(local_llm: str, sample_collection: Collectio
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["grounded"] and body["citations"][0]["document_title"].startswith("Sample Guideline")
+    assert all(s["citations"] for s in body["statements"] if s["method"] != "unsupported")
     assert client.get(f"/api/answers/{body['id']}/").json()["text"] == body["text"]
     assert client.post("/api/answers/", {"question": "x", "collections": ["nope"]}, format="json").status_code == 400
