@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +94,11 @@ def llm_endpoint() -> LlmEndpoint:
             server.wait_until_ready(timeout_s=900)
             _local_server = server
         return LlmEndpoint(base_url=_local_server.base_url, model=settings.LOCAL_LLM_MODEL)
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (service managers, kill) exit through finally blocks, so a local vLLM is never orphaned."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def local_server_stop() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assistant.llm.client import local_server_stop
+from assistant.llm.client import exit_on_sigterm, local_server_stop
 from assistant.presentation import answer_as_text
 from assistant.services import question_answer
 from ingestion.models import Collection
@@ -23,6 +23,7 @@ class Command(BaseCommand):
         missing = set(collection) - {c.name for c in collections}
         if missing:
             raise CommandError(f"No document set named {', '.join(sorted(missing))}.")
+        exit_on_sigterm()
         try:
             answer = question_answer(question=question, collection_ids=[c.id for c in collections], k=k)
         finally:

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from assistant.llm.client import llm_endpoint, local_server_stop
+from assistant.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
 from assistant.presentation import answer_as_text
 from assistant.services import question_answer
 from ingestion.models import Collection
@@ -33,6 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, addrport: str, no_serve: bool, **options: object) -> None:
         started = time.perf_counter()
+        exit_on_sigterm()
         call_command("migrate", verbosity=0)
         password = self._admin_password()
 

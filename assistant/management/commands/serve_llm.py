@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import signal
-import sys
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from assistant.llm.client import llm_endpoint, local_server_stop
+from assistant.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
 
 
 class Command(BaseCommand):
     help = "Start the local vLLM CPU server and keep it running (Ctrl-C stops it)."
 
     def handle(self, *args: object, **options: object) -> None:
+        exit_on_sigterm()
         endpoint = llm_endpoint()
         self.stdout.write(f"serving {endpoint.model}\nuse: LLM_BASE_URL={endpoint.base_url} LLM_MODEL={endpoint.model}")
         if settings.LLM_BASE_URL:
             return
-        # A service manager stops with SIGTERM: turn it into an exit so the vLLM process group is stopped too.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while True:
                 time.sleep(3600)
