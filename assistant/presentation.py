@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from assistant.models import Answer
+from retrieval.language import language_of
 
 
 def citation_label(citation: dict) -> str:
-    parts = [f"《{citation['document_title']}》" if any("\u4e00" <= ch <= "\u9fff" for ch in
-                                                         citation["document_title"]) else citation["document_title"]]
+    title = citation["document_title"]
+    parts = [f"《{title}》" if language_of(title) == "zh" else title]
     if citation["section_path"]:
         parts.append(citation["section_path"])
     if citation["page_start"]:

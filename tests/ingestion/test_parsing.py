@@ -12,16 +12,7 @@ import pytest
 from ingestion.parsing import document_parse
 from ingestion.structure import document_structure
 from ingestion.types import Block, IngestionError, ParsedDocument
-
-
-def assert_offsets_exact(document: ParsedDocument) -> None:
-    """Each segment is exactly its slice of the full text, trimmed, and segments never overlap."""
-    previous_end = 0
-    for segment in document.segments:
-        assert document.text[segment.char_start : segment.char_end] == segment.text
-        assert segment.text and segment.text == segment.text.strip()
-        assert segment.char_start >= previous_end
-        previous_end = segment.char_end
+from tests.ingestion.test_structure import assert_offsets_exact
 
 
 def parse_and_structure(path: Path, file_type: str | None = None) -> tuple[list[Block], ParsedDocument]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,12 +11,15 @@ from ingestion.parsing import document_parse
 from ingestion.structure import document_structure
 from ingestion.structure_patterns import normalize_label
 from ingestion.types import Block, ParsedDocument, Segment
+from tests.conftest import SHARED_DATA
 
-CN_LAWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cn_laws"
-needs_cn_laws = pytest.mark.skipif(not CN_LAWS.is_dir(), reason="shared cn_laws data not present")
+CN_LAWS = SHARED_DATA / "cn_laws"
+# The shared data is part of the test contract: without it these tests fail (the fixture asserts), never skip.
+needs_cn_laws = pytest.mark.usefixtures("shared_data")
 
 
 def assert_offsets_exact(document: ParsedDocument) -> None:
+    """Each segment is exactly its slice of the full text, trimmed, and segments never overlap."""
     previous_end = 0
     for segment in document.segments:
         assert document.text[segment.char_start : segment.char_end] == segment.text
