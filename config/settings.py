@@ -108,7 +108,7 @@ REST_FRAMEWORK = {
 # --- Celery: no broker configured means tasks run in-process through the same task code.
 # In-process mode names the in-memory transport so nothing ever reaches for a broker on localhost by default.
 CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -116,6 +116,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# With late acks, a task whose worker died unacknowledged is handed out again after this long (Redis transport);
+# a redelivered task whose first run is in fact still alive waits on the document's lease, so nothing runs twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": int(os.environ.get("CELERY_RESTORE_THROTTLE", "10")),
+}
 
 # --- Ingestion and retrieval
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
@@ -124,6 +131,17 @@ INDEX_DIR = Path(os.environ.get("YIJU_INDEX_DIR", DATA_DIR / "index"))
 CHUNK_MAX_CHARS = int(os.environ.get("CHUNK_MAX_CHARS", "800"))
 CHUNK_OVERLAP_CHARS = int(os.environ.get("CHUNK_OVERLAP_CHARS", "100"))
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+# Django refuses more than 100 files in one request by default; a document set is often more.
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
+# Zip archives: what one upload may expand to, so a zip bomb fails instead of filling the disk.
+ZIP_MAX_ENTRIES = int(os.environ.get("ZIP_MAX_ENTRIES", "20000"))
+ZIP_MAX_TOTAL_BYTES = int(os.environ.get("ZIP_MAX_TOTAL_BYTES", str(4 * 1024 * 1024 * 1024)))
+ZIP_MAX_RATIO = int(os.environ.get("ZIP_MAX_RATIO", "200"))  # uncompressed / compressed size of one entry
+# A run holds its document this long without renewing; a worker killed mid-document frees it when it expires.
+INGEST_LEASE_SECONDS = int(os.environ.get("INGEST_LEASE_SECONDS", "300"))
+INGEST_COMMIT_CHUNKS = int(os.environ.get("INGEST_COMMIT_CHUNKS", "256"))  # vectors stored per progress step
+OCR_LANGUAGES = os.environ.get("OCR_LANGUAGES", "chi_sim+eng")
+OCR_TESSERACT_CMD = os.environ.get("OCR_TESSERACT_CMD", "tesseract")
 RETRIEVAL_TOP_K = int(os.environ.get("RETRIEVAL_TOP_K", "5"))
 RETRIEVAL_CANDIDATES = int(os.environ.get("RETRIEVAL_CANDIDATES", "50"))
 

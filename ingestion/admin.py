@@ -1,4 +1,4 @@
-"""Admin for document sets, documents (upload) and chunks."""
+"""Admin for document sets: upload many files or a zip, watch each document's progress, delete; chunks read-only."""
 
 from __future__ import annotations
 
@@ -6,31 +6,146 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ingestion.models import Chunk, Collection, Document
-from ingestion.selectors import collection_status_counts
+from ingestion.selectors import collection_progress, documents_current, documents_history
 from ingestion.services import collection_delete, document_register, documents_delete
 from ingestion.tasks import document_ingest_task
+from ingestion.uploads import UploadReport, upload_register
 
 
-class DocumentUploadForm(forms.ModelForm):
-    upload = forms.FileField(help_text="PDF, DOCX, HTML, Markdown or text.")
+def documents_enqueue(*, document_ids: list[int]) -> None:
+    """Queue ingestion once the registering transaction has committed, so the worker finds the rows."""
+    for document_id in document_ids:
+        transaction.on_commit(lambda document_id=document_id: document_ingest_task.delay(document_id))
 
-    class Meta:
-        model = Document
-        fields = ["collection", "title", "external_id"]
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; empty files pass, so they become failed documents with a reason."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(widget=MultipleFileInput(), allow_empty_file=True, **kwargs)
+
+    def clean(self, data: object, initial: object = None) -> list:
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class DocumentSetUploadForm(forms.Form):
+    files = MultipleFileField(
+        label=_("Files"),
+        help_text=_("PDF, DOCX, HTML, Markdown or text files, or zip archives of them; select as many as you like."),
+    )
 
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "document_summary", "created_at"]
+    list_display = ["name", "progress", "documents_link", "created_at"]
     search_fields = ["name"]
+    readonly_fields = ["documents_link"]
 
-    @admin.display(description="Documents by status")
-    def document_summary(self, collection: Collection) -> str:
-        counts = collection_status_counts(collection=collection)
-        return ", ".join(f"{status}: {count}" for status, count in sorted(counts.items())) or "empty"
+    @admin.display(description=_("Progress"))
+    def progress(self, collection: Collection) -> str:
+        state = collection_progress(collection=collection)
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} indexed, {} failed, {} in progress',
+            state.percent,
+            state.indexed,
+            state.failed,
+            state.in_flight,
+        )
+
+    @admin.display(description=_("Documents"))
+    def documents_link(self, collection: Collection) -> str:
+        if collection.pk is None:
+            return "-"
+        url = reverse("admin:ingestion_collection_documents", args=[collection.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Upload and progress"))
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<int:collection_id>/documents/",
+                self.admin_site.admin_view(self.documents_view),
+                name="ingestion_collection_documents",
+            ),
+            path(
+                "<int:collection_id>/documents/table/",
+                self.admin_site.admin_view(self.documents_table_view),
+                name="ingestion_collection_documents_table",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def response_add(self, request: HttpRequest, obj: Collection, post_url_continue: str | None = None) -> HttpResponse:
+        # A new set is empty: the next thing an admin does is upload into it.
+        return HttpResponseRedirect(reverse("admin:ingestion_collection_documents", args=[obj.pk]))
+
+    def _table_context(self, collection: Collection) -> dict[str, object]:
+        return {
+            "collection": collection,
+            "progress": collection_progress(collection=collection),
+            "documents": documents_current(collection=collection),
+            "history": documents_history(collection=collection),
+        }
+
+    def documents_view(self, request: HttpRequest, collection_id: int) -> HttpResponse:
+        collection = get_object_or_404(Collection, pk=collection_id)
+        if not self.has_change_permission(request, collection):
+            return HttpResponse(status=403)
+        form = DocumentSetUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            report = UploadReport()
+            with transaction.atomic():
+                for upload in form.cleaned_data["files"]:
+                    report.extend(upload_register(collection=collection, name=upload.name, stream=upload))
+                documents_enqueue(document_ids=report.to_ingest)
+            self._report_message(request, report)
+            return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._table_context(collection),
+            "opts": self.model._meta,
+            "title": _("Documents of %(name)s") % {"name": collection.name},
+            "form": form,
+            "table_url": reverse("admin:ingestion_collection_documents_table", args=[collection.pk]),
+        }
+        return TemplateResponse(request, "admin/ingestion/collection/documents.html", context)
+
+    def documents_table_view(self, request: HttpRequest, collection_id: int) -> HttpResponse:
+        collection = get_object_or_404(Collection, pk=collection_id)
+        if not self.has_view_permission(request, collection):
+            return HttpResponse(status=403)
+        return TemplateResponse(
+            request, "admin/ingestion/collection/_documents_table.html", self._table_context(collection)
+        )
+
+    @staticmethod
+    def _report_message(request: HttpRequest, report: UploadReport) -> None:
+        added, same, refused = len(report.created), len(report.duplicates), len(report.rejected)
+        text = ngettext("%(n)d file added", "%(n)d files added", added) % {"n": added}
+        if same:
+            text += "; " + ngettext(
+                "%(n)d identical to a file already in the set (nothing to do)",
+                "%(n)d identical to files already in the set (nothing to do)",
+                same,
+            ) % {"n": same}
+        if refused:
+            text += "; " + ngettext("%(n)d refused (reason below)", "%(n)d refused (reasons below)", refused) % {
+                "n": refused
+            }
+        messages.add_message(request, messages.WARNING if refused else messages.SUCCESS, text)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
         collection_delete(collection=obj)
@@ -40,13 +155,46 @@ class CollectionAdmin(admin.ModelAdmin):
             collection_delete(collection=collection)
 
 
+class DocumentUploadForm(forms.ModelForm):
+    upload = forms.FileField(help_text=_("PDF, DOCX, HTML, Markdown or text."), allow_empty_file=True)
+
+    class Meta:
+        model = Document
+        fields = ["collection", "title", "external_id"]
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "collection", "status", "chunk_count", "page_count", "failure_reason", "updated_at"]
+    list_display = [
+        "__str__",
+        "collection",
+        "version",
+        "status",
+        "progress_percent",
+        "chunk_count",
+        "page_count",
+        "failure_reason",
+        "updated_at",
+    ]
     list_filter = ["collection", "status", "file_type"]
-    search_fields = ["title", "original_name", "external_id", "sha256"]
-    readonly_fields = ["sha256", "size_bytes", "file_type", "status", "failure_reason", "page_count", "chunk_count"]
-    exclude = ["text"]
+    search_fields = ["title", "original_name", "source_path", "external_id", "sha256"]
+    readonly_fields = [
+        "sha256",
+        "size_bytes",
+        "file_type",
+        "source_path",
+        "lineage_id",
+        "version",
+        "status",
+        "failure_reason",
+        "page_count",
+        "chunk_count",
+        "chunks_embedded",
+        "embedding_model",
+        "attempts",
+    ]
+    exclude = ["text", "lease_token", "lease_expires_at"]
+    actions = ["ingest_again"]
 
     def get_form(self, request: HttpRequest, obj: Document | None = None, **kwargs):
         if obj is None:
@@ -69,11 +217,20 @@ class DocumentAdmin(admin.ModelAdmin):
             external_id=form.cleaned_data.get("external_id") or "",
         )
         obj.pk = registration.document.pk
-        if registration.created:
-            document_id = registration.document.id
-            transaction.on_commit(lambda: document_ingest_task.delay(document_id))
-        else:
-            messages.info(request, "An identical file is already in this set; nothing was added.")
+        if registration.created and not registration.document.is_finished:
+            documents_enqueue(document_ids=[registration.document.id])
+        elif not registration.created:
+            messages.info(request, _("An identical file is already in this set; nothing was added."))
+
+    @admin.action(description=_("Ingest the selected failed documents again"))
+    def ingest_again(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        # For failures whose cause is gone (OCR installed since, a parser fixed); bad files simply fail again.
+        retry = list(queryset.filter(status=Document.Status.FAILED).exclude(file="").values_list("id", flat=True))
+        Document.objects.filter(id__in=retry).update(status=Document.Status.QUEUED, failure_reason="", chunk_count=0)
+        documents_enqueue(document_ids=retry)
+        self.message_user(
+            request, ngettext("%(n)d document queued", "%(n)d documents queued", len(retry)) % {"n": len(retry)}
+        )
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         documents_delete(documents=[obj])

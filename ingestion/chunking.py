@@ -41,7 +41,8 @@ def _without_title(draft: ChunkDraft, *, title: str) -> ChunkDraft:
 
 
 def _sections(*, document: ParsedDocument) -> list[list[Segment]]:
-    """Runs of consecutive segments with one section path and only whitespace between them."""
+    """Runs of consecutive segments with one section path and only whitespace between them (a segment marked
+    new_section starts a run of its own)."""
     runs: list[list[Segment]] = []
     for segment in document.segments:
         if not segment.text.strip():
@@ -49,6 +50,7 @@ def _sections(*, document: ParsedDocument) -> list[list[Segment]]:
         previous = runs[-1][-1] if runs else None
         if (
             previous is not None
+            and not segment.new_section
             and previous.section_path == segment.section_path
             and not document.text[previous.char_end : segment.char_start].strip()
         ):

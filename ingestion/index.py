@@ -9,5 +9,5 @@ from retrieval.vector_index import VectorIndex, vector_index_get
 
 
 def chunk_vector_index(*, embedder: Embedder) -> VectorIndex:
-    path = settings.INDEX_DIR / f"{embedder_slug(model_name=embedder.name)}.faiss"
-    return vector_index_get(path=path, dimension=embedder.dimension)
+    directory = settings.INDEX_DIR / embedder_slug(model_name=embedder.name)
+    return vector_index_get(directory=directory, dimension=embedder.dimension)

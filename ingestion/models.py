@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from django.db import models
 
 
@@ -25,39 +26,76 @@ def document_upload_to(instance: Document, filename: str) -> str:
 
 
 class Document(models.Model):
+    """One uploaded file: a version of a document in a set, with where its ingestion stands."""
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         PARSING = "parsing", "Parsing"
         EMBEDDING = "embedding", "Embedding"
+        INDEXING = "indexing", "Indexing"
         INDEXED = "indexed", "Indexed"
         FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Replaced by a newer version"
+
+    FINISHED = (Status.INDEXED, Status.FAILED, Status.SUPERSEDED)
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(max_length=500, blank=True)
-    file = models.FileField(upload_to=document_upload_to, max_length=500)
+    file = models.FileField(upload_to=document_upload_to, max_length=500, blank=True)
     original_name = models.CharField(max_length=500)
+    source_path = models.CharField(
+        max_length=1000, blank=True, db_index=True, help_text="Path inside the uploaded folder or zip; names versions."
+    )
     external_id = models.CharField(max_length=200, blank=True, db_index=True)
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Empty when the upload was refused unread.")
     size_bytes = models.BigIntegerField(default=0)
     file_type = models.CharField(max_length=16, blank=True)
+    # Versions of one document share a lineage (the id of its first version) and count up from 1.
+    lineage_id = models.IntegerField(null=True, blank=True, db_index=True)
+    version = models.IntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     failure_reason = models.TextField(blank=True)
     page_count = models.IntegerField(null=True, blank=True)
     text = models.TextField(blank=True, help_text="Extracted text; chunk offsets refer to it.")
     chunk_count = models.IntegerField(default=0)
+    chunks_embedded = models.IntegerField(default=0)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    attempts = models.IntegerField(default=0, help_text="Ingestion runs started; above 1 after a crash or retry.")
+    # A lease, not a lock held by a connection: a worker killed mid-document loses it when it expires.
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     indexed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["collection", "title"]
+        ordering = ["collection", "title", "-version"]
         constraints = [
             # Re-uploading identical bytes into a set is a no-op, not a second copy.
-            models.UniqueConstraint(fields=["collection", "sha256"], name="document_unique_content_per_collection"),
+            models.UniqueConstraint(
+                fields=["collection", "sha256"],
+                condition=~models.Q(sha256=""),
+                name="document_unique_content_per_collection",
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="document_version_positive"),
         ]
+        indexes = [models.Index(fields=["collection", "status"])]
 
     def __str__(self) -> str:
         return self.title or self.original_name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress_percent(self) -> int:
+        """Where ingestion stands, 0-100: parsing is quick, embedding is the long part, indexing the last step."""
+        if self.status in (self.Status.INDEXED, self.Status.FAILED, self.Status.SUPERSEDED):
+            return 100
+        if self.status == self.Status.EMBEDDING and self.chunk_count:
+            return 10 + int(85 * self.chunks_embedded / self.chunk_count)
+        return {self.Status.QUEUED: 0, self.Status.PARSING: 5, self.Status.INDEXING: 95}.get(self.status, 10)
 
 
 class Chunk(models.Model):
@@ -98,3 +136,16 @@ class Chunk(models.Model):
         """What the embedder and BM25 see: the passage with the headings that give it meaning."""
         heading = " ".join(part for part in (self.document.title, self.section_path) if part)
         return f"{heading}\n{self.text}" if heading else self.text
+
+
+class ChunkVector(models.Model):
+    """A chunk's embedding, kept so a resumed run embeds only what is missing and the index can be rebuilt from it.
+
+    Apart from Chunk so that reading passages never drags vectors along.
+    """
+
+    chunk = models.OneToOneField(Chunk, on_delete=models.CASCADE, primary_key=True, related_name="vector")
+    vector = models.BinaryField()  # float32, the document's embedding_model dimension
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype=np.float32)

@@ -1,12 +1,15 @@
-"""Reads of ingestion state."""
+"""Reads of ingestion state: what is pending, and how far a document set has come."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from ingestion.models import Collection, Document
+
+UNFINISHED = [Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING, Document.Status.INDEXING]
 
 
 def collection_status_counts(*, collection: Collection) -> Counter[str]:
@@ -14,10 +17,55 @@ def collection_status_counts(*, collection: Collection) -> Counter[str]:
 
 
 def documents_pending(*, document_ids: list[int]) -> QuerySet[Document]:
-    return Document.objects.filter(id__in=document_ids).exclude(
-        status__in=[Document.Status.INDEXED, Document.Status.FAILED]
-    )
+    return Document.objects.filter(id__in=document_ids, status__in=UNFINISHED)
+
+
+def documents_unfinished(*, collection: Collection) -> QuerySet[Document]:
+    return collection.documents.filter(status__in=UNFINISHED).order_by("id")
 
 
 def collections_with_indexed_documents() -> QuerySet[Collection]:
     return Collection.objects.filter(documents__status=Document.Status.INDEXED).distinct()
+
+
+def documents_current(*, collection: Collection) -> QuerySet[Document]:
+    """The set as it stands: every document's newest version (earlier versions are history)."""
+    return collection.documents.exclude(status=Document.Status.SUPERSEDED).order_by("source_path", "title", "id")
+
+
+def documents_history(*, collection: Collection) -> QuerySet[Document]:
+    return collection.documents.filter(status=Document.Status.SUPERSEDED).order_by("source_path", "-version")
+
+
+@dataclass(frozen=True)
+class CollectionProgress:
+    documents: int
+    finished: int
+    indexed: int
+    failed: int
+    in_flight: int
+    chunks: int
+    chunks_embedded: int
+    percent: int
+
+    @property
+    def active(self) -> bool:
+        return self.in_flight > 0
+
+
+def collection_progress(*, collection: Collection) -> CollectionProgress:
+    """Progress of a set: each current document counts by its own progress, so one long document shows moving."""
+    current = list(documents_current(collection=collection).only("status", "chunk_count", "chunks_embedded"))
+    counts = Counter(d.status for d in current)
+    percent = round(sum(d.progress_percent for d in current) / len(current)) if current else 100
+    in_flight = sum(counts[s] for s in UNFINISHED)
+    return CollectionProgress(
+        documents=len(current),
+        finished=len(current) - in_flight,
+        indexed=counts[Document.Status.INDEXED],
+        failed=counts[Document.Status.FAILED],
+        in_flight=in_flight,
+        chunks=sum(d.chunk_count for d in current),
+        chunks_embedded=sum(d.chunks_embedded for d in current),
+        percent=percent,
+    )

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
+import logging
 
-from ingestion.services import document_ingest
+from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+
+from ingestion.leases import DocumentBusy, LeaseLost
+from ingestion.models import Document
+from ingestion.services import document_ingest, index_reconcile
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError, TimeoutError)
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError, ConnectionError, TimeoutError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=8,
 )
-def document_ingest_task(document_id: int) -> str:
+def document_ingest_task(self: Task, document_id: int) -> str:
     """Bad input never raises (the document fails with its reason); only transient faults are retried."""
-    return document_ingest(document_id=document_id).status
+    try:
+        return document_ingest(document_id=document_id).status
+    except DocumentBusy as busy:
+        # Another run holds the lease: wait it out; if that run died, the lease expires and this one resumes.
+        raise self.retry(countdown=busy.retry_after, max_retries=None) from busy
+    except (LeaseLost, Document.DoesNotExist) as gone:
+        logger.warning("document %s: %s; this run stops", document_id, gone)
+        return "abandoned"
+
+
+@worker_ready.connect
+def index_reconcile_on_start(**_: object) -> None:
+    """A worker killed between two steps may have left the index and the database one step apart: repair first."""
+    result = index_reconcile()
+    logger.info("index reconciled on start: %d vectors added, %d removed", result.added, result.removed)

@@ -27,6 +27,9 @@ class Segment:
     page: int | None
     char_start: int
     char_end: int
+    # Starts a new section even when the segment before has the same path and only whitespace lies between:
+    # two recommendations in a row with the same grade share a label but must never share a chunk.
+    new_section: bool = False
 
 
 @dataclass

@@ -32,6 +32,7 @@ class RetrievedPassage:
 class RetrievalResult:
     passages: list[RetrievedPassage]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    stale: bool = False  # some ranked chunks vanished before they could be read
 
 
 def reciprocal_rank_fusion(*, rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -55,6 +56,16 @@ def passages_retrieve(
     *, query: str, collection_ids: Iterable[int], k: int | None = None, methods: tuple[str, ...] = ("dense", "lexical")
 ) -> RetrievalResult:
     """The k best passages for a query from the given collections only."""
+    result = _passages_retrieve_once(query=query, collection_ids=collection_ids, k=k, methods=methods)
+    if result.stale:
+        # A document was replaced or deleted between our reads: search again against the new state.
+        result = _passages_retrieve_once(query=query, collection_ids=collection_ids, k=k, methods=methods)
+    return result
+
+
+def _passages_retrieve_once(
+    *, query: str, collection_ids: Iterable[int], k: int | None, methods: tuple[str, ...]
+) -> RetrievalResult:
     k = k or settings.RETRIEVAL_TOP_K
     collection_ids = sorted(set(collection_ids))
     candidates = max(settings.RETRIEVAL_CANDIDATES, k)
@@ -97,4 +108,4 @@ def passages_retrieve(
         if chunk_id in chunks  # a vector whose chunk was deleted meanwhile is skipped, never served
     ]
     timings["retrieval_ms"] = sum(timings.values())
-    return RetrievalResult(passages=passages, timings_ms=timings)
+    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(passages) < len(fused))

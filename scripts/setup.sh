@@ -8,6 +8,16 @@ PYTHON="${PYTHON:-python3}"
 VENV="${YIJU_VENV:-.venv}"
 EXTRA_REQUIREMENTS="${1:-requirements.txt}"
 
+# OCR for scanned PDFs: Debian's Tesseract with Simplified Chinese and English (ingestion fails such a PDF with a
+# clear reason where it is missing, but a hospital's scans should simply work).
+if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then
+  echo "== installing Tesseract OCR (tesseract-ocr, tesseract-ocr-chi-sim)"
+  if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y -q tesseract-ocr tesseract-ocr-chi-sim >/dev/null 2>&1 || {
+    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q tesseract-ocr tesseract-ocr-chi-sim >/dev/null
+  } || echo "!! Tesseract could not be installed: scanned PDFs will fail with a reason until it is"
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "== creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"

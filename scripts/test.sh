@@ -4,11 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh requirements-dev.txt
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing Debian's chromium for the browser tests"
+# Chromium for the browser tests; a CJK font so the OCR test can draw a Chinese scan.
+if ! command -v chromium >/dev/null 2>&1 || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  echo "== installing Debian's chromium and fonts-wqy-microhei for the tests"
   if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
-  "${SUDO[@]}" apt-get install -y -q chromium >/dev/null 2>&1 || {
-    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium >/dev/null
+  "${SUDO[@]}" apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || {
+    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium fonts-wqy-microhei >/dev/null
   }
 fi
 

@@ -54,7 +54,7 @@ def test_upload_is_ingested_and_listed_with_status(admin_client: Client, upload:
     assert failed.original_name == "broken.pdf" and failed.failure_reason
     listing = admin_client.get("/admin/ingestion/document/").content.decode()
     assert "indexed" in listing.lower() and failed.failure_reason[:30] in listing
-    assert "indexed: 1" in admin_client.get("/admin/ingestion/collection/").content.decode()
+    assert "1 indexed, 1 failed, 0 in progress" in admin_client.get("/admin/ingestion/collection/").content.decode()
 
 
 def test_admin_delete_removes_vectors(admin_client: Client, upload: Callable[..., None], shared_data: Path) -> None:

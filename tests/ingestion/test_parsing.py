@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import struct
+import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from ingestion.parse_pdf_layout import LayoutItem, Region, layout_regions
 from ingestion.parsing import document_parse
 from ingestion.structure import document_structure
 from ingestion.types import Block, IngestionError, ParsedDocument
 from tests.ingestion.test_structure import assert_offsets_exact
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def parse_and_structure(path: Path, file_type: str | None = None) -> tuple[list[Block], ParsedDocument]:
@@ -250,9 +257,15 @@ def test_docx_title_from_core_properties(tmp_path: Path) -> None:
     assert document.segments[0].section_path == ()
 
 
-def test_docx_that_is_not_a_zip_fails_clearly(tmp_path: Path) -> None:
+def test_docx_that_is_a_damaged_zip_fails_clearly(tmp_path: Path) -> None:
+    import docx
+
+    document_file = docx.Document()
+    document_file.add_paragraph("Soon cut short.")
+    whole = tmp_path / "whole.docx"
+    document_file.save(str(whole))
     path = tmp_path / "broken.docx"
-    path.write_bytes(b"this is not a zip archive")
+    path.write_bytes(whole.read_bytes()[:200])  # a ZIP's start, without its directory: a broken download
 
     with pytest.raises(IngestionError, match="DOCX cannot be opened"):
         document_parse(path=path)
@@ -296,6 +309,9 @@ _SONG_FONT = (
 )
 
 
+PageImage = tuple[float, float, float, float, "Image.Image"]  # x, y, width, height on the page (points), picture
+
+
 def build_pdf(
     pages: list[list[tuple[float, float, str]]],
     *,
@@ -303,28 +319,48 @@ def build_pdf(
     title: str | None = None,
     user_password: str | None = None,
     chinese: bool = False,
+    rules: dict[int, list[tuple[float, float, float, float]]] | None = None,
+    images: dict[int, PageImage] | None = None,
+    page_size: tuple[float, float] = (612, 792),
 ) -> bytes:
     """A minimal valid PDF, written by hand: 12pt text at (x, y) per page, optional outline and password.
 
     Latin text uses Helvetica; chinese=True uses STSong-Light, a standard CJK font readers know without embedding
     (text as UTF-16 through the UniGB-UCS2-H CMap). Encryption is the standard 40-bit RC4 handler (revision 2),
-    enough for readers to demand the password.
+    enough for readers to demand the password. rules draws straight lines (x0, y0, x1, y1) on a page (table
+    borders); images places one grayscale picture on a page (a scanned page when the page has no text).
     """
-    objects: dict[int, bytes] = {}
+    rules = rules or {}
+    images = images or {}
+    objects: dict[int, bytes | tuple[str, bytes]] = {}  # a tuple is a stream: (extra dictionary entries, data)
     font_id, pages_id, catalog_id = 1, 2, 3
     next_id = 4
     page_ids = []
-    for lines in pages:
+    for page_index, lines in enumerate(pages):
         content = "".join(f"BT /F1 12 Tf {x} {y} Td {_pdf_text(text, chinese)} Tj ET\n" for x, y, text in lines)
-        if not lines:
+        content += "".join(f"0.5 w {x0} {y0} m {x1} {y1} l S\n" for x0, y0, x1, y1 in rules.get(page_index, []))
+        if not lines and page_index not in rules and page_index not in images:
             content = "72 72 m 300 300 l S\n"  # a drawing, no text
         page_id, content_id = next_id, next_id + 1
         next_id += 2
+        resources = f"/Font << /F1 {font_id} 0 R >>"
+        if page_index in images:
+            x, y, width, height, picture = images[page_index]
+            gray = picture.convert("L")
+            image_id = next_id
+            next_id += 1
+            objects[image_id] = (
+                f"/Type /XObject /Subtype /Image /Width {gray.width} /Height {gray.height} /ColorSpace /DeviceGray"
+                " /BitsPerComponent 8 /Filter /FlateDecode",
+                zlib.compress(gray.tobytes()),
+            )
+            resources += f" /XObject << /Im1 {image_id} 0 R >>"
+            content = f"q {width} 0 0 {height} {x} {y} cm /Im1 Do Q\n" + content
         page_ids.append(page_id)
-        objects[content_id] = b"STREAM:" + content.encode("latin-1")
+        objects[content_id] = ("", content.encode("latin-1"))
         objects[page_id] = (
-            f"<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> /Contents {content_id} 0 R >>"
+            f"<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 {page_size[0]} {page_size[1]}] "
+            f"/Resources << {resources} >> /Contents {content_id} 0 R >>"
         ).encode()
     objects[font_id] = (_SONG_FONT if chinese else "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>").encode()
     kids = " ".join(f"{page_id} 0 R" for page_id in page_ids)
@@ -373,12 +409,12 @@ def build_pdf(
     for object_id in sorted(objects):
         offsets[object_id] = len(output)
         body = objects[object_id]
-        if body.startswith(b"STREAM:"):
-            stream = body[len(b"STREAM:") :]
+        if isinstance(body, tuple):
+            entries, stream = body
             if encryption_key is not None:
                 object_key = hashlib.md5(encryption_key + object_id.to_bytes(3, "little") + b"\x00\x00").digest()
                 stream = _rc4(object_key[:10], stream)
-            body = f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream"
+            body = f"<< {entries} /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream"
         output += f"{object_id} 0 obj\n".encode() + body + b"\nendobj\n"
     xref_offset = len(output)
     size = max(objects) + 1
@@ -503,15 +539,372 @@ def test_pdf_with_password_fails_clearly(tmp_path: Path) -> None:
         document_parse(path=path)
 
 
-def test_pdf_without_text_layer_fails_clearly(tmp_path: Path) -> None:
-    path = tmp_path / "scan.pdf"
-    path.write_bytes(build_pdf([[], []]))
+def helvetica_lines(
+    text: str, *, x: float, y: float, width: float, leading: float = 14
+) -> list[tuple[float, float, str]]:
+    """Text wrapped greedily into lines of at most width points of 12pt Helvetica, from (x, y) downwards."""
+    from pdfminer.fontmetrics import FONT_METRICS  # the metrics PDF readers use for the standard font
 
-    with pytest.raises(IngestionError, match=re.escape("PDF has no text layer (scanned?); OCR is not available")):
-        document_parse(path=path)
+    widths = FONT_METRICS["Helvetica"][1]
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and sum(widths[char] for char in candidate) * 12 / 1000 <= width:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return [(x, y - index * leading, line) for index, line in enumerate(lines)]
+
+
+def chinese_lines(text: str, *, x: float, y: float, chars_per_line: int) -> list[tuple[float, float, str]]:
+    """Chinese text cut into lines of chars_per_line characters (each exactly 12pt wide), 16pt apart."""
+    cut = [text[start : start + chars_per_line] for start in range(0, len(text), chars_per_line)]
+    return [(x, y - index * 16, line) for index, line in enumerate(cut)]
+
+
+def ruled_table(*, x: list[float], y: list[float], skip: set[tuple[int, int]] = frozenset()) -> list[tuple]:
+    """Border lines of a grid with column edges x and row edges y (top to bottom, PDF coordinates).
+
+    skip holds (row, column edge index) pairs whose vertical border is not drawn: those cells are merged.
+    """
+    rules = [(x[0], y_value, x[-1], y_value) for y_value in y]
+    for edge, x_value in enumerate(x):
+        for row in range(len(y) - 1):
+            if (row, edge) not in skip:
+                rules.append((x_value, y[row], x_value, y[row + 1]))
+    return rules
+
+
+def test_pdf_table_rows_are_blocks_in_reading_order(tmp_path: Path) -> None:
+    path = tmp_path / "dosing.pdf"
+    page_1 = [(72, 700, "1. Dosing"), (72, 676, "Doses for adults are listed below.")]
+    cells = [
+        (76, 585, "Drug"), (176, 585, "Dose"),  # header cell "Dose" spans two columns (merged cell)
+        (76, 565, "Morphine"), (176, 565, "5 mg"), (276, 565, "oral"),
+        (76, 545, "Codeine"), (176, 545, "30 mg"),  # an empty cell keeps its place
+    ]  # fmt: skip
+    page_2 = [
+        (72, 700, "Review the dose after four weeks."),
+        *cells,
+        (72, 500, "2. Monitoring"),
+        (72, 476, "Check breathing after each dose."),
+    ]
+    grid = ruled_table(x=[72, 172, 272, 372], y=[600, 580, 560, 540], skip={(0, 2)})
+    path.write_bytes(build_pdf([page_1, page_2], rules={1: grid}))
+
+    blocks, document = parse_and_structure(path)
+
+    assert [(block.text, block.page) for block in blocks] == [
+        ("1. Dosing", 1),
+        ("Doses for adults are listed below.", 1),
+        ("Review the dose after four weeks.", 2),
+        ("Drug | Dose", 2),
+        ("Morphine | 5 mg | oral", 2),
+        ("Codeine | 30 mg | ", 2),
+        ("2. Monitoring", 2),
+        ("Check breathing after each dose.", 2),
+    ]  # each cell's words once: never again as an ordinary line
+    table_segment = segment_containing(document, "Morphine | 5 mg")
+    assert (table_segment.section_path, table_segment.page) == (("1. Dosing",), 2)
+
+
+def test_pdf_chinese_table_cell_with_wrapped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "table_cn.pdf"
+    lines = [
+        (72, 700, "第一条　用药剂量见下表。"),
+        (76, 650, "药品"), (176, 650, "用法"),
+        (76, 625, "吗啡"), (176, 625, "口服，每次五毫"), (176, 611, "克。"),  # one cell, two lines
+        (72, 560, "第二条　用药后观察呼吸。"),
+    ]  # fmt: skip
+    grid = ruled_table(x=[72, 172, 372], y=[665, 640, 605])
+    path.write_bytes(build_pdf([lines], rules={0: grid}, chinese=True))
+
+    blocks, document = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == [
+        "第一条 用药剂量见下表。",  # the text layer gives an ideographic space as a plain one
+        "药品 | 用法",
+        "吗啡 | 口服，每次五毫克。",
+        "第二条 用药后观察呼吸。",
+    ]
+    assert segment_containing(document, "吗啡 | 口服").section_path == ("第一条",)
+
+
+def test_pdf_ruled_box_of_one_column_is_text_not_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "boxed.pdf"
+    lines = [(72, 700, "Before the box."), (80, 660, "Warning: check allergies first."), (72, 600, "After the box.")]
+    frame = ruled_table(x=[72, 400], y=[680, 640])
+    path.write_bytes(build_pdf([lines], rules={0: frame}))
+
+    blocks, _ = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == ["Before the box.", "Warning: check allergies first.", "After the box."]
+
+
+LEFT_COLUMN = (
+    "Community acquired pneumonia in adults is assessed with a severity score before any decision about "
+    "the place of care is made, and the score is recorded in the notes of every patient."
+)
+RIGHT_COLUMN = (
+    "Antibiotics are started within four hours of the diagnosis, and the choice of drug follows the local "
+    "guidance on resistance, which the pharmacy reviews once a year."
+)
+
+
+def test_pdf_two_columns_read_left_column_first_under_a_full_width_title(tmp_path: Path) -> None:
+    path = tmp_path / "columns.pdf"
+    title = "Pneumonia in Adults: Diagnosis and Management of Community Infections"
+    left = helvetica_lines(LEFT_COLUMN, x=72, y=680, width=216)
+    right = helvetica_lines(RIGHT_COLUMN, x=324, y=680, width=216)
+    assert len(left) >= 4 and len(right) >= 4 and left[0][1] == right[0][1]  # baselines side by side
+    page = [(72, 730, title), *left, *right, (300, 40, "1")]
+    path.write_bytes(build_pdf([page]))
+
+    blocks, _ = parse_and_structure(path)
+    texts = [block.text for block in blocks]
+
+    assert texts[0] == title
+    # however the lines are grouped into paragraphs, the words come in column order: left column, then right
+    assert " ".join(texts) == f"{title} {LEFT_COLUMN} {RIGHT_COLUMN}"
+    assert {block.page for block in blocks} == {1}
+
+
+def test_pdf_chinese_columns_paragraph_continues_into_the_next_column(tmp_path: Path) -> None:
+    path = tmp_path / "columns_cn.pdf"
+    title = "关于进一步加强医疗机构感染预防与控制工作的通知（示例文本）"
+    first = "第一条　医疗机构应当建立感染管理委员会，明确各部门职责，定期研究解决感染管理工作中的重大问题。"
+    second = (
+        "第二条　医务人员应当严格执行手卫生规范，在接触患者前后、进行无菌操作前以及接触患者体液后进行手卫生，"
+        "并做好记录，接受检查。"
+    )
+    third = "第三条　本通知自印发之日起施行。"
+    # left column: the first article, then two full lines of the second, which goes on at the top of the right one
+    left = chinese_lines(first, x=72, y=690, chars_per_line=18)
+    second_left = chinese_lines(second[: 18 * 2], x=72, y=690 - 16 * len(left), chars_per_line=18)
+    right = chinese_lines(second[18 * 2 :], x=324, y=690, chars_per_line=18)
+    right += chinese_lines(third, x=324, y=690 - 16 * len(right), chars_per_line=18)
+    page = [(126, 730, title), *left, *second_left, *right, (300, 40, "- 1 -")]
+    path.write_bytes(build_pdf([page], chinese=True))
+
+    blocks, document = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == [title, *(text.replace("　", " ") for text in (first, second, third))]
+    assert segment_containing(document, "手卫生规范").section_path == ("第二条",)
+
+
+def test_pdf_three_columns(tmp_path: Path) -> None:
+    path = tmp_path / "three.pdf"
+    texts = ["第一条　" + "左栏内容" * 10, "第二条　" + "中栏内容" * 10, "第三条　" + "右栏内容" * 10]
+    page = [
+        line
+        for column, text in enumerate(texts)
+        for line in chinese_lines(text, x=60 + 172 * column, y=700, chars_per_line=12)
+    ]
+    path.write_bytes(build_pdf([page], chinese=True))
+
+    blocks, _ = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == [text.replace("　", " ") for text in texts]
+
+
+def test_pdf_single_column_with_short_lines_and_signature_is_not_split(tmp_path: Path) -> None:
+    path = tmp_path / "notice.pdf"
+    body = "为进一步规范药品采购管理，现将有关事项通知如下，请各单位认真贯彻执行，确保各项要求落实到位。"
+    form = [
+        ("姓　　名：", "张三"),
+        ("科　　室：", "心血管内科"),
+        ("职　　称：", "主任医师"),
+        ("联系电话：", "12345678"),
+    ]
+    page = [
+        *chinese_lines(body, x=72, y=700, chars_per_line=36),
+        # a form: labels aligned by ideographic spaces, values beside them, over most of the page
+        *[(72, 640 - 40 * row, label) for row, (label, _) in enumerate(form)],
+        *[(192, 640 - 40 * row, value) for row, (_, value) in enumerate(form)],
+        # the issuer and date, aligned right at the foot
+        (396, 300, "示例市卫生健康委员会"),
+        (420, 284, "二〇二四年一月一日"),
+    ]
+    path.write_bytes(build_pdf([page], chinese=True))
+
+    blocks, _ = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == [
+        body,
+        "姓 名： 张三",
+        "科 室： 心血管内科",
+        "职 称： 主任医师",
+        "联系电话： 12345678",
+        "示例市卫生健康委员会",
+        "二〇二四年一月一日",
+    ]
 
 
 # --- files that cannot be ingested -------------------------------------------------------------------------
+
+
+def line_words(x0: float, x1: float, top: float, *, size: float = 10) -> list[LayoutItem]:
+    """Words of one text line from x0 to x1: 30pt words, 4pt spaces (the last word ends at x1)."""
+    words = []
+    x = x0
+    while x < x1:
+        words.append(LayoutItem(x, top, min(x + 30, x1), top + size))
+        x += 34
+    return words
+
+
+def column_page(sections: list[str], *, poke: bool = False) -> tuple[list[LayoutItem], dict[str, list[float]]]:
+    """Words of a page made of sections top to bottom: "full" (a full-width line) or "columns" (12 lines in each
+    of two columns, 72-290 and 322-540). Returns the words and the top of the lines of each part, by name."""
+    items: list[LayoutItem] = []
+    tops: dict[str, list[float]] = {}
+    top = 50.0
+    for number, kind in enumerate(sections):
+        if kind == "full":
+            items += line_words(72, 540, top)
+            tops[f"full{number}"] = [top]
+            top += 14
+        else:
+            column_tops = [top + 14 * row for row in range(12)]
+            for row, line_top in enumerate(column_tops):
+                # the first left line may reach a little past the others, into the gutter
+                items += line_words(72, 300 if poke and row == 0 else 290, line_top)
+                items += line_words(322, 540, line_top)
+            tops[f"columns{number}"] = column_tops
+            top += 14 * 12
+        top += 10
+    return items, tops
+
+
+def region_of(regions: list[Region], x: float, y: float) -> int:
+    return next(
+        index for index, region in enumerate(regions) if region.x0 <= x < region.x1 and region.top <= y < region.bottom
+    )
+
+
+def test_layout_single_column_is_one_region() -> None:
+    items = [word for row in range(30) for word in line_words(72, 540 if row % 5 else 300, 50 + 14 * row)]
+
+    assert layout_regions(items) == [Region(-math.inf, -math.inf, math.inf, math.inf)]
+
+
+@pytest.mark.parametrize("poke", [False, True])
+def test_layout_full_width_parts_and_column_sections_in_reading_order(poke: bool) -> None:
+    items, tops = column_page(["full", "columns", "full", "columns"], poke=poke)
+
+    regions = layout_regions(items)
+
+    # title, left, right, the full-width line between the sections, left, right: each part its own region
+    order = [
+        region_of(regions, 100, tops["full0"][0] + 5),
+        region_of(regions, 100, tops["columns1"][0] + 5),
+        region_of(regions, 400, tops["columns1"][0] + 5),
+        region_of(regions, 100, tops["full2"][0] + 5),
+        region_of(regions, 100, tops["columns3"][0] + 5),
+        region_of(regions, 400, tops["columns3"][0] + 5),
+    ]
+    assert order == sorted(order) and len(set(order)) == 6
+    assert region_of(regions, 100, tops["columns1"][-1] + 5) == order[1]  # the whole left column, top to bottom
+    assert [regions[index].in_column for index in order] == [False, True, True, False, True, True]
+
+
+def _zip_bytes(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+_PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        (
+            "guideline.pdf",
+            _zip_bytes({"notes.txt": "hello"}),
+            "The file is named .pdf but its content is not a PDF (looks like a ZIP archive).",
+        ),
+        (
+            "guideline.pdf",
+            b"<!DOCTYPE html><html><body>404 Not Found</body></html>",
+            "The file is named .pdf but its content is not a PDF (looks like an HTML page).",
+        ),
+        (
+            "handbook.docx",
+            _zip_bytes({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
+            "The file is named .docx but its content is not a Word .docx document "
+            "(looks like an Excel .xlsx workbook).",
+        ),
+        (
+            "handbook.docx",
+            b"this is not a zip archive",
+            "The file is named .docx but its content is not a Word .docx document (looks like plain text).",
+        ),
+        (
+            "handbook.docx",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+            "The file is named .docx but its content is not a Word .docx document (looks like a legacy Microsoft "
+            "Office file (.doc, .xls or .ppt)); save it as .docx and upload it again.",
+        ),
+        ("notes.txt", _PNG_BYTES, "The file is named .txt but its content is not text (looks like a PNG image)."),
+        (
+            "guide.md",
+            build_pdf([[(72, 700, "Hello")]]),
+            "The file is named .md but its content is not text (looks like a PDF document).",
+        ),
+        (
+            "page.html",
+            b"GIF89a\x01\x00\x01\x00",
+            "The file is named .html but its content is not text (looks like a GIF image).",
+        ),
+        (
+            "notes.txt",
+            b"text that turns into \x00\x01\x02 binary data",
+            "The file is named .txt but its content is not text (looks like binary data).",
+        ),
+    ],
+)
+def test_content_that_does_not_match_its_extension_fails_clearly(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    with pytest.raises(IngestionError, match=re.escape(reason)):
+        document_parse(path=path)
+
+
+def test_content_check_names_the_declared_type_when_the_name_differs(tmp_path: Path) -> None:
+    path = tmp_path / "upload.bin"
+    path.write_bytes(_zip_bytes({"a.txt": "a"}))
+
+    with pytest.raises(IngestionError, match=re.escape("The file is given as type pdf but its content is not a PDF")):
+        document_parse(path=path, file_type="pdf")
+
+
+def test_pdf_with_bytes_before_its_header_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "prefixed.pdf"
+    # some mail gateways and web exports put a few bytes before %PDF-; readers accept it in the first kilobyte
+    path.write_bytes(b"\r\n" * 100 + build_pdf([[(72, 700, "Text after a prefix.")]]))
+
+    blocks, _ = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == ["Text after a prefix."]
+
+
+def test_utf16_text_with_byte_order_mark_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.txt"
+    path.write_bytes("第一条 内容。\n".encode("utf-16"))  # NUL bytes, but text: the BOM says so
+
+    blocks, _ = parse_and_structure(path)
+
+    assert [block.text for block in blocks] == ["第一条 内容。"]
 
 
 def test_zero_byte_file_fails(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index
-from ingestion.models import Chunk, Document
+from ingestion.models import Chunk, ChunkVector, Document
 from ingestion.services import collection_get_or_create, document_register
 from tests.factories import ingest_bytes, ingest_file
 
@@ -106,21 +106,29 @@ def test_bad_file_fails_alone_with_a_reason(shared_data: Path) -> None:
     assert Chunk.objects.filter(document__in=[broken, empty, unsupported]).count() == 0
 
 
-def test_rerun_after_crash_replaces_instead_of_duplicating(shared_data: Path) -> None:
+def test_rerun_after_a_crash_mid_embedding_resumes_where_it_stopped(shared_data: Path) -> None:
     from ingestion.services import document_ingest
 
-    document = ingest_file(path=shared_data / "cn_laws" / "price_65.txt", collection="laws")
-    first_ids = set(document.chunks.values_list("id", flat=True))
-    # A worker that died after writing chunks leaves the document mid-way; the rerun must converge.
-    Document.objects.filter(id=document.id).update(status=Document.Status.EMBEDDING)
+    document = ingest_file(path=shared_data / "cn_laws" / "data_sec_law.txt", collection="laws")
+    chunk_ids = list(document.chunks.order_by("ordinal").values_list("id", flat=True))
+    kept = dict(ChunkVector.objects.filter(chunk_id__in=chunk_ids[:10]).values_list("chunk_id", "vector"))
+    # What a worker killed mid-embedding leaves: chunks written, the first vectors stored, nothing in the index.
+    ChunkVector.objects.filter(chunk_id__in=chunk_ids[10:]).delete()
+    Document.objects.filter(id=document.id).update(status=Document.Status.EMBEDDING, chunks_embedded=10)
+    index = chunk_vector_index(embedder=embedder_get())
+    with index.updating() as writer:
+        writer.remove(ids=chunk_ids)
+
     document_ingest(document_id=document.id)
     document.refresh_from_db()
 
-    assert document.status == Document.Status.INDEXED
-    new_ids = set(document.chunks.values_list("id", flat=True))
-    assert len(new_ids) == len(first_ids) and not (new_ids & first_ids)
-    index_ids = set(chunk_vector_index(embedder=embedder_get()).ids().tolist())
-    assert new_ids <= index_ids and not (first_ids & index_ids)
+    assert document.status == Document.Status.INDEXED and document.attempts == 2
+    assert document.chunks_embedded == document.chunk_count == len(chunk_ids)
+    assert list(document.chunks.order_by("ordinal").values_list("id", flat=True)) == chunk_ids  # not re-parsed
+    stored = dict(ChunkVector.objects.filter(chunk_id__in=chunk_ids[:10]).values_list("chunk_id", "vector"))
+    assert {k: bytes(v) for k, v in stored.items()} == {k: bytes(v) for k, v in kept.items()}  # not re-embedded
+    index_ids = index.ids().tolist()
+    assert len(index_ids) == len(set(index_ids)) and set(index_ids) == set(chunk_ids)  # once each, no strays
 
 
 def test_pdf_chunks_carry_their_pages(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""Section paths and segment offsets, on real Chinese laws and notices and on small made-up documents."""
+"""Section paths and segment offsets, on real Chinese laws and notices and on small made-up documents.
+
+Recommendations (clinical guidelines) are tested in test_structure_recommendations.py, English regulations
+and numbered rules in test_structure_regulations.py.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import re
 
 import pytest
 
+from ingestion.chunking import document_chunk
 from ingestion.parsing import document_parse
-from ingestion.structure import document_structure
-from ingestion.structure_patterns import normalize_label
+from ingestion.structure import ARTICLE_SPLIT_CHARS, document_structure
+from ingestion.structure_patterns import chinese_numeral, normalize_label
 from ingestion.types import Block, ParsedDocument, Segment
 from tests.conftest import SHARED_DATA
 
@@ -251,6 +256,129 @@ def test_english_numbered_headings_nest_by_depth() -> None:
         "2.3.1 Children",
     )
     assert "3. This line is a numbered sentence" in segment_containing(document, "Half dose").text
+
+
+# --- 款: the paragraphs of an article ----------------------------------------------------------------------
+
+# One long article: its first 款 introduces a list, the second refers back to it, the third stands alone.
+LONG_ARTICLE_FIRST = (
+    "第五十三条　有下列侵权行为的，应当根据情况，承担本法第五十二条规定的民事责任；侵权行为同时损害公共利益的，"
+    "由主管著作权的部门责令停止侵权行为，予以警告，没收违法所得，没收、无害化销毁处理侵权复制品以及主要用于制作"
+    "侵权复制品的材料、工具、设备等，违法经营额五万元以上的，可以并处违法经营额一倍以上五倍以下的罚款；"
+    "构成犯罪的，依法追究刑事责任："
+)
+LONG_ARTICLE_ITEMS = [
+    "（一）未经著作权人许可，复制、发行、表演、放映、广播、汇编、通过信息网络向公众传播其作品的，本法另有规定的除外；",
+    "（二）出版他人享有专有出版权的图书的；",
+    "（三）未经表演者许可，复制、发行录有其表演的录音录像制品，或者通过信息网络向公众传播其表演的；",
+    "（四）未经录音录像制作者许可，复制、发行、通过信息网络向公众传播其制作的录音录像制品的；",
+    "（五）未经许可，播放、复制或者通过信息网络向公众传播广播、电视的，本法另有规定的除外；",
+    "（六）制作、出售假冒他人署名的作品的。",
+]
+LONG_ARTICLE_SECOND = (
+    "主管著作权的部门查处前款规定的侵权行为时，可以询问有关当事人，调查与涉嫌违法行为有关的情况；对当事人涉嫌违法"
+    "行为的场所和物品实施现场检查；查阅、复制与涉嫌违法行为有关的合同、发票、账簿以及其他有关资料；对于涉嫌违法"
+    "行为的场所和物品，可以查封或者扣押。主管著作权的部门依法行使前款规定的职权时，当事人应当予以协助、配合，"
+    "不得拒绝、阻挠。"
+)
+LONG_ARTICLE_THIRD = (
+    "当事人对行政处罚不服的，可以自收到行政处罚决定书之日起三个月内向人民法院起诉，期满不起诉又不履行的，主管"
+    "著作权的部门可以申请人民法院执行。当事人对查封、扣押决定不服的，可以依法申请行政复议或者提起行政诉讼。"
+    "行政复议和行政诉讼期间，查封、扣押措施不停止执行，但是法律另有规定的除外。"
+)
+LONG_ARTICLE_FOURTH = (
+    "主管著作权的部门应当将查处侵权行为的情况依法向社会公开，并将有关违法信息记入信用记录；对于情节严重、造成"
+    "恶劣社会影响的，应当通报有关部门依法实施联合惩戒。具体办法由国务院著作权主管部门会同有关部门制定。"
+)
+
+
+def test_long_article_is_split_into_its_paragraphs() -> None:
+    lines = ["第七章 法律责任", LONG_ARTICLE_FIRST, *LONG_ARTICLE_ITEMS, LONG_ARTICLE_SECOND, LONG_ARTICLE_THIRD]
+    lines.append(LONG_ARTICLE_FOURTH)
+    lines += ["第五十四条　侵犯著作权的赔偿数额，按照权利人因此受到的实际损失计算。", "第八章 附则"]
+    document = structure_lines(lines)
+    assert len("\n".join(lines[1:-2])) > ARTICLE_SPLIT_CHARS  # long enough that one passage would not hold it
+
+    first = segment_containing(document, "有下列侵权行为的")
+    assert first.section_path == ("第七章 法律责任", "第五十三条", "第一款")
+    assert first.text.endswith("（六）制作、出售假冒他人署名的作品的。")  # the items belong to the 款 they end
+    assert segment_containing(document, "查处前款规定的侵权行为时").section_path[-2:] == ("第五十三条", "第二款")
+    assert segment_containing(document, "当事人对行政处罚不服的").section_path[-2:] == ("第五十三条", "第三款")
+    assert segment_containing(document, "依法向社会公开").section_path[-2:] == ("第五十三条", "第四款")
+    # each 款 starts a section of its own; the short article after is not split
+    assert [segment.new_section for segment in document.segments] == [True, True, True, True, False]
+    assert document.segments[-1].section_path == ("第七章 法律责任", "第五十四条")
+    assert uncovered_lines(document) == ["第七章 法律责任", "第五十三条", "第五十四条", "第八章 附则"]
+
+
+def test_paragraph_continued_on_the_next_page_stays_in_its_paragraph() -> None:
+    second_start, second_rest = LONG_ARTICLE_SECOND[:60], LONG_ARTICLE_SECOND[60:]  # cut mid-sentence
+    blocks = [Block(text=LONG_ARTICLE_FIRST, page=1)] + [Block(text=item, page=1) for item in LONG_ARTICLE_ITEMS]
+    blocks += [
+        Block(text=second_start, page=1),
+        Block(text=second_rest, page=2),
+        Block(text=LONG_ARTICLE_THIRD, page=2),
+        Block(text=LONG_ARTICLE_FOURTH, page=2),
+    ]
+    document = document_structure(title="", blocks=blocks, page_count=2)
+    assert_offsets_exact(document)
+
+    assert [(segment.section_path[-1], segment.page) for segment in document.segments] == [
+        ("第一款", 1),
+        ("第二款", 1),
+        ("第二款", 2),  # the rest of the sentence, not a new 款
+        ("第三款", 2),
+        ("第四款", 2),
+    ]
+    chunks = document_chunk(document=document, max_chars=800, overlap_chars=100)
+    second = next(chunk for chunk in chunks if "查处前款规定的侵权行为时" in chunk.text)
+    assert second.section_path == ("第五十三条", "第二款") and (second.page_start, second.page_end) == (1, 2)
+    assert "当事人对行政处罚不服的" not in second.text
+
+
+def test_article_that_fits_one_passage_keeps_its_paragraphs_together() -> None:
+    document = structure_lines(
+        [
+            "第三条 本法适用于境内的活动。",
+            "在境外处理境内自然人个人信息的活动，有下列情形之一的，也适用本法：",
+            "（一）以向境内自然人提供产品或者服务为目的；",
+            "（二）法律、行政法规规定的其他情形。",
+            "前款规定的情形，由国家网信部门认定。",
+        ]
+    )
+
+    [article] = document.segments
+    assert article.section_path == ("第三条",)  # the citation is the article; its 款 are its lines, in order
+    assert article.text.split("\n")[-1] == "前款规定的情形，由国家网信部门认定。"
+
+
+@needs_cn_laws
+def test_real_articles_fit_one_passage_and_stay_whole() -> None:
+    for path in sorted(CN_LAWS.glob("*.txt")):
+        document = law_document(path.name)
+        # no article of the real laws is long enough to need its 款 in the path
+        assert not [segment.section_path for segment in document.segments if segment.section_path[-1:] == ("第二款",)]
+        assert not any(segment.new_section for segment in document.segments)
+
+    article_3 = segment_containing(law_document("pip_law.txt"), "在中华人民共和国境外处理中华人民共和国境内自然人")
+    assert article_3.section_path == ("第一章 总 则", "第三条")  # two 款 and a list, one section
+    assert article_3.text.startswith("在中华人民共和国境内处理自然人个人信息的活动，适用本法。")
+    assert article_3.text.endswith("（三）法律、行政法规规定的其他情形。")
+
+
+def test_chinese_numerals_for_clause_labels() -> None:
+    assert [chinese_numeral(number) for number in (1, 2, 10, 11, 20, 23, 100, 105, 110, 123)] == [
+        "一",
+        "二",
+        "十",
+        "十一",
+        "二十",
+        "二十三",
+        "一百",
+        "一百零五",
+        "一百一十",
+        "一百二十三",
+    ]
 
 
 # --- explicit headings, pages, titles ----------------------------------------------------------------------

@@ -1,66 +1,72 @@
-"""manage.py ingest PATH --collection NAME: index a file or a folder of files, with a progress bar."""
+"""manage.py ingest PATH --collection NAME: index a file, a zip or a folder of documents, with a progress bar."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from ingestion.models import Document
-from ingestion.selectors import documents_pending
-from ingestion.services import collection_get_or_create, document_register
+from ingestion.selectors import documents_pending, documents_unfinished
+from ingestion.services import collection_get_or_create, index_reconcile
 from ingestion.tasks import document_ingest_task
-
-
-def files_under(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    raise CommandError(f"{path} does not exist")
+from ingestion.uploads import UploadReport, path_register
 
 
 class Command(BaseCommand):
-    help = "Ingest a document file or a folder of documents into a collection."
+    help = "Ingest a document file, a zip of documents or a folder of them into a collection (document set)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", type=Path)
+        parser.add_argument("path", type=Path, nargs="?")
         parser.add_argument("--collection", required=True, help="Name of the document set (created if new).")
         parser.add_argument("--poll-seconds", type=float, default=1.0, help="Status refresh when a worker runs it.")
+        parser.add_argument(
+            "--resume", action="store_true", help="Queue again every unfinished document of the set (after a crash)."
+        )
 
-    def handle(self, *args: object, path: Path, collection: str, poll_seconds: float, **options: object) -> None:
+    def handle(
+        self, *args: object, path: Path | None, collection: str, poll_seconds: float, resume: bool, **options: object
+    ) -> None:
+        if path is None and not resume:
+            raise CommandError("give a PATH to ingest, or --resume")
+        if path is not None and not path.exists():
+            raise CommandError(f"{path} does not exist")
         target = collection_get_or_create(name=collection)
-        files = files_under(path)
-        document_ids: list[int] = []
-        skipped = 0
-        with tqdm(total=len(files), desc="ingesting", unit="doc", disable=options["verbosity"] == 0) as bar:
-            for file in files:
-                registration = document_register(collection=target, file_name=file.name, content=file.read_bytes())
-                document_ids.append(registration.document.id)
-                if registration.created:
-                    # Without a broker this runs here, in-process, through the same task code.
-                    document_ingest_task.delay(registration.document.id)
-                else:
-                    skipped += 1
-                bar.set_postfix_str(file.name[:40])
-                bar.n = len(document_ids) - documents_pending(document_ids=document_ids).count()
-                bar.refresh()
+        report = path_register(collection=target, path=path) if path is not None else UploadReport()
+        document_ids = report.to_ingest
+        if resume:
+            document_ids += [d.id for d in documents_unfinished(collection=target) if d.id not in set(document_ids)]
+        quiet = options["verbosity"] == 0
+        with tqdm(total=len(document_ids), desc="ingesting", unit="doc", disable=quiet) as bar:
+            for document_id in document_ids:
+                # Without a broker this runs here, in-process, through the same task code; with one it only queues.
+                document_ingest_task.delay(document_id)
+                if settings.CELERY_TASK_ALWAYS_EAGER:
+                    bar.update(1)
             while (pending := documents_pending(document_ids=document_ids).count()) > 0:
                 bar.n = len(document_ids) - pending
                 bar.refresh()
                 time.sleep(poll_seconds)
             bar.n = len(document_ids)
             bar.refresh()
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            index_reconcile()  # no worker runs this on start here; it is a no-op when all is in order
+        self._summary(collection=collection, report=report, document_ids=document_ids)
 
-        documents = Document.objects.filter(id__in=document_ids)
+    def _summary(self, *, collection: str, report: UploadReport, document_ids: list[int]) -> None:
+        documents = Document.objects.filter(id__in=[*document_ids, *(d.id for d in report.rejected)])
         indexed = documents.filter(status=Document.Status.INDEXED)
-        failed = documents.filter(status=Document.Status.FAILED)
+        failed = documents.filter(status=Document.Status.FAILED).order_by("source_path")
+        replaced = Document.objects.filter(
+            lineage_id__in=indexed.values("lineage_id"), status=Document.Status.SUPERSEDED
+        ).count()
         chunk_total = sum(d.chunk_count for d in indexed)
         self.stdout.write(
             f"{collection}: {indexed.count()} indexed ({chunk_total} chunks), {failed.count()} failed, "
-            f"{skipped} already present"
+            f"{len(report.duplicates)} already present, {replaced} earlier versions replaced"
         )
         for document in failed:
-            self.stdout.write(self.style.WARNING(f"  failed: {document.original_name}: {document.failure_reason}"))
+            self.stdout.write(self.style.WARNING(f"  failed: {document.source_path}: {document.failure_reason}"))

@@ -1,0 +1,1 @@
+"""Converters that turn benchmark corpora into files the ingestion pipeline reads."""
