@@ -332,10 +332,10 @@ def bench(*, data_dir: Path, limit: int | None, batch_size: int | None, source: 
 
     from ingestion.embedding import embedder_get
 
-    batch_size = settings.EMBEDDING_BATCH_SIZE
     with Timer() as loading:
         embedder = embedder_get()
-        embedder.embed_passages(["warm-up passage"] * 8, batch_size=batch_size)  # first-call costs out of timing
+        embedder.embed_passages(["warm-up passage"] * 8)  # first-call costs out of timing
+    batch_size = settings.EMBEDDING_BATCH_SIZE or embedder.batch_size  # what the pipeline encodes with
     model = embedder._model  # the SentenceTransformer the pipeline encodes with
     import torch
 

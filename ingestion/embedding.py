@@ -22,12 +22,16 @@ class Embedder(Protocol):
     dimension: int
     languages: frozenset[str] | None  # languages it embeds meaningfully; None: multilingual
 
-    def embed_passages(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray: ...
+    batch_size: int  # the batch size used when a caller gives none
+
+    def embed_passages(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
 # Models known to understand English only: their vectors for Chinese text are noise, so search must not use them.
+CPU_BATCH_SIZE = 16
+
 ENGLISH_ONLY_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "all-mpnet-base-v2"}
 
 
@@ -66,14 +70,21 @@ class SentenceTransformerEmbedder:
         self.languages = _languages(model_name)
         self._model = SentenceTransformer(location, device=os.environ.get("EMBEDDING_DEVICE") or None)
         self.dimension = int(self._model.get_embedding_dimension())
+        # On a CPU every padded token costs compute and large batches pad more and leave the caches: measured on the
+        # NGC guideline chunks (2 cores), batches of 16 encoded 1.2-1.7x faster than batches of 64 (bench/README.md).
+        self.batch_size = 128 if self._model.device.type == "cuda" else CPU_BATCH_SIZE
         self._lock = threading.Lock()  # the torch module is shared by threads of one web process
 
-    def embed_passages(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+    def embed_passages(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
             vectors = self._model.encode(
-                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                texts,
+                batch_size=batch_size or self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
