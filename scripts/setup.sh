@@ -24,7 +24,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
-stamp="$VENV/.yiju-requirements.sha256"
+# One stamp per requirements file, so alternating the demo and the test command does not reinstall each time.
+stamp="$VENV/.yiju-$(basename "$EXTRA_REQUIREMENTS").sha256"
 wanted=$(cat requirements.txt requirements-dev.txt "$EXTRA_REQUIREMENTS" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "== installing packages (torch CPU first, so nothing pulls a CUDA build)"
