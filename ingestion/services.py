@@ -43,8 +43,13 @@ def collection_get_or_create(*, name: str, description: str = "") -> Collection:
     return collection
 
 
-def _size_label(size: int) -> str:
+def size_label(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def oversize_reason(*, size: int) -> str:
+    """Why a file over UPLOAD_MAX_BYTES is refused: one wording wherever the limit is enforced."""
+    return f"The file is {size_label(size)}, over the limit of {size_label(settings.UPLOAD_MAX_BYTES)}."
 
 
 def _previous_version(*, collection: Collection, source_path: str, external_id: str) -> Document | None:
@@ -104,9 +109,7 @@ def document_register(
     if len(content) > settings.UPLOAD_MAX_BYTES:
         # Refused before storing: the bytes are not kept, the record says why.
         document.status = Document.Status.FAILED
-        document.failure_reason = (
-            f"The file is {_size_label(len(content))}, over the limit of {_size_label(settings.UPLOAD_MAX_BYTES)}."
-        )
+        document.failure_reason = oversize_reason(size=len(content))
         return DocumentRegistration(document=_document_create(document=document, content=None), created=True)
     return DocumentRegistration(document=_document_create(document=document, content=content), created=True)
 
@@ -143,10 +146,7 @@ def document_read(*, document: Document, on_page: Callable[[], None] | None = No
     if document.size_bytes == 0:
         raise IngestionError("The file is empty (0 bytes).")
     if document.size_bytes > settings.UPLOAD_MAX_BYTES:
-        raise IngestionError(
-            f"The file is {_size_label(document.size_bytes)}, over the limit of "
-            f"{_size_label(settings.UPLOAD_MAX_BYTES)}."
-        )
+        raise IngestionError(oversize_reason(size=document.size_bytes))
     title, blocks, page_count = document_parse(
         path=Path(document.file.path), file_type=document.file_type or None, on_page=on_page
     )
@@ -232,7 +232,8 @@ def _document_embed(*, document: Document, embedder: Embedder, lease: DocumentLe
         document.embedding_model = embedder.name
         document.chunks_embedded = 0
         document.save(update_fields=["embedding_model", "chunks_embedded", "updated_at"])
-    pending = list(document.chunks.filter(vector__isnull=True).select_related("document").order_by("ordinal"))
+    # Chunks read through document.chunks already refer to `document`: no join copying its text into every row.
+    pending = list(document.chunks.filter(vector__isnull=True).order_by("ordinal"))
     done = document.chunk_count - len(pending)
     if done and pending:
         logger.info("resuming document %s at chunk %d of %d", document.id, done, document.chunk_count)

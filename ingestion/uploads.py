@@ -18,7 +18,13 @@ from typing import BinaryIO
 from django.conf import settings
 
 from ingestion.models import Collection, Document
-from ingestion.services import DocumentRegistration, document_register, document_reject
+from ingestion.services import (
+    DocumentRegistration,
+    document_register,
+    document_reject,
+    oversize_reason,
+    size_label,
+)
 
 READ_PIECE = 1024 * 1024
 # Entries that operating systems add to archives; they are not documents and are left out silently.
@@ -49,10 +55,6 @@ class UploadReport:
     @property
     def to_ingest(self) -> list[int]:
         return [document.id for document in self.created]
-
-
-def _size_label(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
 
 
 def _stream_size(stream: BinaryIO) -> int:
@@ -91,7 +93,7 @@ def _oversize_reject(*, collection: Collection, name: str, source_path: str, siz
         file_name=name,
         source_path=source_path,
         size_bytes=size,
-        reason=f"The file is {_size_label(size)}, over the limit of {_size_label(settings.UPLOAD_MAX_BYTES)}.",
+        reason=oversize_reason(size=size),
     )
 
 
@@ -146,11 +148,11 @@ def _entry_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, budget: int)
                 if limit == budget:
                     return None, (
                         "The archive expands to more than "
-                        f"{_size_label(settings.ZIP_MAX_TOTAL_BYTES)}; the remaining entries were refused."
+                        f"{size_label(settings.ZIP_MAX_TOTAL_BYTES)}; the remaining entries were refused."
                     )
                 return None, (
                     f"The archive entry “{_entry_name(info)}” is over the limit of "
-                    f"{_size_label(settings.UPLOAD_MAX_BYTES)}."
+                    f"{size_label(settings.UPLOAD_MAX_BYTES)}."
                 )
             pieces.append(piece)
     return b"".join(pieces), None
