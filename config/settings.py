@@ -145,6 +145,14 @@ OCR_LANGUAGES = os.environ.get("OCR_LANGUAGES", "chi_sim+eng")
 OCR_TESSERACT_CMD = os.environ.get("OCR_TESSERACT_CMD", "tesseract")
 RETRIEVAL_TOP_K = int(os.environ.get("RETRIEVAL_TOP_K", "5"))
 RETRIEVAL_CANDIDATES = int(os.environ.get("RETRIEVAL_CANDIDATES", "50"))
+# How the dense and lexical rankings are fused ("score": normalised score fusion, or "rrf") and the dense share of
+# the weight; chosen by measurement on a development split (bench/README.md, "Retrieval").
+RETRIEVAL_FUSION = os.environ.get("RETRIEVAL_FUSION", "score")
+RETRIEVAL_DENSE_WEIGHT = float(os.environ.get("RETRIEVAL_DENSE_WEIGHT", "0.5"))
+# "" for none, "embedding:MODEL" (a second embedder re-scores), or a local cross-encoder folder on GPU hosts.
+RETRIEVAL_RERANKER = os.environ.get("RETRIEVAL_RERANKER", "")
+RETRIEVAL_RERANK_DEPTH = int(os.environ.get("RETRIEVAL_RERANK_DEPTH", "30"))
+RETRIEVAL_RERANK_WEIGHT = float(os.environ.get("RETRIEVAL_RERANK_WEIGHT", "1.0"))
 
 # --- Generation: any OpenAI-compatible server; none configured means a local vLLM CPU server.
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")

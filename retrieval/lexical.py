@@ -1,17 +1,29 @@
-"""BM25 over chunks, with jieba for Chinese, built per set of collections and cached until their chunks change."""
+"""BM25 over chunks: jieba for Chinese, Snowball stemming for English, updated in place as documents come and go.
+
+Why segments: a document indexed or removed must not cost a rebuild of the whole index. Added chunks form a new
+immutable segment (a sparse term-by-chunk matrix of raw term frequencies); removed chunks are only marked dead.
+BM25's corpus statistics (live chunk count, average length, document frequency) are computed at query time from the
+live rows, so an update never rewrites what is already there. Small segments are merged, dropping dead rows, so the
+segment count stays small.
+
+Filters run inside the search: only rows of the allowed collections or documents are scored, so a small permitted
+share still gets its full k results.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import bm25s
 import jieba
 import numpy as np
+import Stemmer
+from scipy import sparse
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -24,17 +36,27 @@ ENGLISH_STOPWORDS = frozenset(
 CHINESE_STOPWORDS = frozenset(
     """的 了 是 在 和 与 及 或 等 对 为 中 上 下 之 其 有 也 就 都 而 被 把 吗 呢 什么 哪些 怎么 如何""".split()
 )
+BM25_K1 = 1.2  # Lucene's defaults: term-frequency saturation and length normalisation
+BM25_B = 0.75
+MERGE_SEGMENTS_ABOVE = 12  # more segments than this and the small ones are merged into one
+
+_stemmer = Stemmer.Stemmer("english")
+_stemmer_lock = threading.Lock()  # PyStemmer objects keep a cache and are not thread-safe
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercased English words and jieba's search-mode Chinese words, without stopwords."""
+    """Stemmed lowercase English words (numbers kept whole) and jieba's search-mode Chinese words, no stopwords."""
     tokens: list[str] = []
+    english: list[str] = []
     for match in WORD.finditer(text.lower()):
         piece = match.group(0)
         if CJK_RUN.fullmatch(piece):
             tokens.extend(t for t in jieba.lcut_for_search(piece) if t not in CHINESE_STOPWORDS)
         elif piece not in ENGLISH_STOPWORDS:
-            tokens.append(piece)
+            english.append(piece)
+    if english:
+        with _stemmer_lock:
+            tokens.extend(_stemmer.stemWords(english))
     return tokens
 
 
@@ -44,46 +66,200 @@ class LexicalHit:
     score: float
 
 
+@dataclass(frozen=True)
+class LexicalEntry:
+    chunk_id: int
+    collection_id: int
+    document_id: int
+    text: str
+
+
+class _Segment:
+    """Immutable rows of chunks: term frequencies (column-major, so a query term reads one column) and metadata."""
+
+    def __init__(
+        self,
+        *,
+        chunk_ids: np.ndarray,
+        collection_ids: np.ndarray,
+        document_ids: np.ndarray,
+        lengths: np.ndarray,
+        frequencies: sparse.csc_matrix,
+    ) -> None:
+        self.chunk_ids = chunk_ids
+        self.collection_ids = collection_ids
+        self.document_ids = document_ids
+        self.lengths = lengths
+        self.frequencies = frequencies
+        self.dead = np.zeros(len(chunk_ids), dtype=bool)
+
+    @property
+    def live_count(self) -> int:
+        return int(len(self.chunk_ids) - self.dead.sum())
+
+    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        if term_id >= self.frequencies.shape[1]:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+        start, end = self.frequencies.indptr[term_id], self.frequencies.indptr[term_id + 1]
+        return self.frequencies.indices[start:end], self.frequencies.data[start:end]
+
+
 class LexicalIndex:
-    def __init__(self, *, chunk_ids: list[int], texts: list[str]) -> None:
-        self._chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
-        self._bm25 = bm25s.BM25()
-        if chunk_ids:
-            self._bm25.index([tokenize(t) for t in texts], show_progress=False)
+    """BM25 over a changing set of chunks. Thread-safe: readers and the updater share one lock."""
 
-    def search(self, *, query: str, k: int) -> list[LexicalHit]:
-        query_tokens = tokenize(query)
-        if not query_tokens or len(self._chunk_ids) == 0:
-            return []
-        documents, scores = self._bm25.retrieve(
-            [query_tokens], k=min(k, len(self._chunk_ids)), show_progress=False, n_threads=1
+    def __init__(self) -> None:
+        self._vocabulary: dict[str, int] = {}
+        self._segments: list[_Segment] = []
+        self._where: dict[int, tuple[_Segment, int]] = {}  # chunk id -> its live row
+        self._lock = threading.RLock()
+
+    @property
+    def size(self) -> int:
+        return len(self._where)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._segments)
+
+    def __contains__(self, chunk_id: int) -> bool:
+        return chunk_id in self._where
+
+    def add(self, entries: Iterable[LexicalEntry]) -> None:
+        """Index these chunks as one new segment; a chunk id already present is replaced."""
+        entries = list(entries)
+        if not entries:
+            return
+        # Tokenising is the slow part: done outside the lock, so searches go on meanwhile.
+        token_counts = [Counter(tokenize(entry.text)) for entry in entries]
+        with self._lock:
+            self.remove(entry.chunk_id for entry in entries)
+            rows: list[int] = []
+            columns: list[int] = []
+            counts: list[int] = []
+            for row, counter in enumerate(token_counts):
+                for term, count in counter.items():
+                    column = self._vocabulary.setdefault(term, len(self._vocabulary))
+                    rows.append(row)
+                    columns.append(column)
+                    counts.append(count)
+            frequencies = sparse.csc_matrix(
+                (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(columns))),
+                shape=(len(entries), len(self._vocabulary)),
+            )
+            segment = _Segment(
+                chunk_ids=np.fromiter((e.chunk_id for e in entries), dtype=np.int64, count=len(entries)),
+                collection_ids=np.fromiter((e.collection_id for e in entries), dtype=np.int64, count=len(entries)),
+                document_ids=np.fromiter((e.document_id for e in entries), dtype=np.int64, count=len(entries)),
+                lengths=np.fromiter((sum(c.values()) for c in token_counts), dtype=np.float32, count=len(entries)),
+                frequencies=frequencies,
+            )
+            self._segments.append(segment)
+            for row, chunk_id in enumerate(segment.chunk_ids.tolist()):
+                self._where[chunk_id] = (segment, row)
+            if len(self._segments) > MERGE_SEGMENTS_ABOVE:
+                self._merge_small_segments()
+
+    def remove(self, chunk_ids: Iterable[int]) -> int:
+        removed = 0
+        with self._lock:
+            for chunk_id in chunk_ids:
+                found = self._where.pop(int(chunk_id), None)
+                if found is not None:
+                    segment, row = found
+                    segment.dead[row] = True
+                    removed += 1
+            self._segments = [s for s in self._segments if s.live_count > 0]
+        return removed
+
+    def _merge_small_segments(self) -> None:
+        """Merge every segment smaller than the largest into one, dropping dead rows (under the lock)."""
+        largest = max(self._segments, key=lambda s: s.live_count)
+        small = [s for s in self._segments if s is not largest]
+        width = len(self._vocabulary)
+        parts = []
+        for segment in small:
+            live = ~segment.dead
+            matrix = segment.frequencies.tocsr()[live]
+            matrix.resize((matrix.shape[0], width))
+            parts.append((segment, live, matrix))
+        merged = _Segment(
+            chunk_ids=np.concatenate([s.chunk_ids[live] for s, live, _ in parts]),
+            collection_ids=np.concatenate([s.collection_ids[live] for s, live, _ in parts]),
+            document_ids=np.concatenate([s.document_ids[live] for s, live, _ in parts]),
+            lengths=np.concatenate([s.lengths[live] for s, live, _ in parts]),
+            frequencies=sparse.vstack([m for _, _, m in parts], format="csc"),
         )
-        return [
-            LexicalHit(chunk_id=int(self._chunk_ids[d]), score=float(s))
-            for d, s in zip(documents[0], scores[0], strict=True)
-            if s > 0
-        ]
+        self._segments = [largest, merged]
+        for row, chunk_id in enumerate(merged.chunk_ids.tolist()):
+            self._where[chunk_id] = (merged, row)
 
-
-class LexicalIndexCache:
-    """Keeps the most recently used BM25 indexes; a key carries the collections' state, so changes rebuild."""
-
-    def __init__(self, *, capacity: int = 8) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[tuple, LexicalIndex] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, *, key: tuple, build: Callable[[], LexicalIndex]) -> LexicalIndex:
+    def chunk_ids(
+        self, *, collection_ids: Iterable[int] | None = None, document_ids: Iterable[int] | None = None
+    ) -> np.ndarray:
+        """Live chunk ids, optionally only of these collections and/or documents."""
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        index = build()
+            arrays = [s.chunk_ids[self._allowed_rows(s, collection_ids, document_ids)] for s in self._segments]
+        return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
+
+    @staticmethod
+    def _allowed_rows(
+        segment: _Segment, collection_ids: Iterable[int] | None, document_ids: Iterable[int] | None
+    ) -> np.ndarray:
+        allowed = ~segment.dead
+        if collection_ids is not None:
+            allowed &= np.isin(segment.collection_ids, np.fromiter(collection_ids, dtype=np.int64))
+        if document_ids is not None:
+            allowed &= np.isin(segment.document_ids, np.fromiter(document_ids, dtype=np.int64))
+        return allowed
+
+    def search(
+        self,
+        *,
+        query: str,
+        k: int,
+        collection_ids: Iterable[int] | None = None,
+        document_ids: Iterable[int] | None = None,
+    ) -> list[LexicalHit]:
+        """The k best chunks by BM25 among the allowed ones; statistics are those of the whole live index."""
+        term_ids = list(dict.fromkeys(self._vocabulary[t] for t in tokenize(query) if t in self._vocabulary))
+        if k <= 0 or not term_ids:
+            return []
+        collection_ids = None if collection_ids is None else list(collection_ids)
+        document_ids = None if document_ids is None else list(document_ids)
         with self._lock:
-            self._entries[key] = index
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
-        return index
+            segments = list(self._segments)
+            live_total = sum(s.live_count for s in segments)
+            if live_total == 0:
+                return []
+            average_length = sum(float(s.lengths[~s.dead].sum()) for s in segments) / live_total
+            document_frequency = {t: sum(int((~s.dead[s.postings(t)[0]]).sum()) for s in segments) for t in term_ids}
+            candidates: list[tuple[np.ndarray, np.ndarray]] = []
+            for segment in segments:
+                allowed = self._allowed_rows(segment, collection_ids, document_ids)
+                if not allowed.any():
+                    continue
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * segment.lengths / average_length)
+                scores = np.zeros(len(segment.chunk_ids), dtype=np.float32)
+                for term_id in term_ids:
+                    rows, frequencies = segment.postings(term_id)
+                    if len(rows) == 0:
+                        continue
+                    df = document_frequency[term_id]
+                    idf = math.log(1 + (live_total - df + 0.5) / (df + 0.5))
+                    scores[rows] += idf * frequencies * (BM25_K1 + 1) / (frequencies + norm[rows])
+                scores[~allowed] = 0
+                best = _top(scores, k)
+                candidates.append((segment.chunk_ids[best], scores[best]))
+        if not candidates:
+            return []
+        ids = np.concatenate([c[0] for c in candidates])
+        scores = np.concatenate([c[1] for c in candidates])
+        order = np.lexsort((ids, -scores))[:k]
+        return [LexicalHit(chunk_id=int(ids[i]), score=float(scores[i])) for i in order if scores[i] > 0]
 
 
-lexical_index_cache = LexicalIndexCache()
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    if len(scores) <= k:
+        return np.flatnonzero(scores > 0)
+    best = np.argpartition(-scores, k)[:k]
+    return best[scores[best] > 0]

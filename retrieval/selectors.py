@@ -1,31 +1,39 @@
-"""Reads of what search may return: chunks of indexed documents in the asked collections."""
+"""Reads of what search may return: chunks of indexed documents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 
-import numpy as np
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max
 
 from ingestion.models import Chunk, Document
 
 
-def searchable_chunks(*, collection_ids: Iterable[int]) -> QuerySet[Chunk]:
-    return Chunk.objects.filter(collection_id__in=list(collection_ids), document__status=Document.Status.INDEXED)
-
-
-def searchable_chunk_ids(*, collection_ids: Iterable[int]) -> np.ndarray:
-    ids = searchable_chunks(collection_ids=collection_ids).values_list("id", flat=True)
-    return np.fromiter(ids, dtype=np.int64)
-
-
-def searchable_state(*, collection_ids: Iterable[int]) -> tuple:
-    """Changes whenever a document of these collections is indexed, replaced or removed (a cache key)."""
-    ids = sorted(set(collection_ids))
-    state = Document.objects.filter(collection_id__in=ids, status=Document.Status.INDEXED).aggregate(
-        documents=Count("id"), last_change=Max("updated_at"), chunks=Max("chunks__id")
+def searchable_version() -> tuple:
+    """Changes whenever any document is indexed, replaced or removed (one cheap aggregate over documents)."""
+    state = Document.objects.filter(status=Document.Status.INDEXED).aggregate(
+        documents=Count("id"), last_change=Max("updated_at")
     )
-    return (tuple(ids), state["documents"], state["last_change"], state["chunks"])
+    return (state["documents"], state["last_change"])
+
+
+def searchable_documents() -> dict[int, datetime]:
+    """Indexed documents and when each last changed."""
+    return dict(Document.objects.filter(status=Document.Status.INDEXED).values_list("id", "updated_at"))
+
+
+def searchable_chunk_rows(*, document_ids: Iterable[int], batch_size: int = 2000) -> Iterator[tuple]:
+    """(chunk id, collection id, document id, text search sees) for the chunks of these indexed documents."""
+    rows = (
+        Chunk.objects.filter(document_id__in=list(document_ids), document__status=Document.Status.INDEXED)
+        .order_by("id")
+        .values_list("id", "collection_id", "document_id", "document__title", "section_path", "text")
+    )
+    for chunk_id, collection_id, document_id, title, section_path, text in rows.iterator(chunk_size=batch_size):
+        # The same text the embedder sees (Chunk.embedding_text), without loading each document's full text.
+        heading = " ".join(part for part in (title, section_path) if part)
+        yield chunk_id, collection_id, document_id, f"{heading}\n{text}" if heading else text
 
 
 def chunks_by_id(*, chunk_ids: Iterable[int]) -> dict[int, Chunk]:

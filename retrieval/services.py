@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense FAISS search and BM25, fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense FAISS search and BM25, both filtered inside the search, fused, optionally re-ranked."""
 
 from __future__ import annotations
 
@@ -11,21 +11,24 @@ from django.conf import settings
 from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.models import Chunk
+from retrieval.fusion import reciprocal_rank_fusion, score_fusion
 from retrieval.language import language_of
-from retrieval.lexical import LexicalIndex, lexical_index_cache
-from retrieval.selectors import chunks_by_id, searchable_chunk_ids, searchable_chunks, searchable_state
+from retrieval.reranking import rerank_order, reranker_get
+from retrieval.searchable import searchable_chunks_get
+from retrieval.selectors import chunks_by_id
 
-RRF_K = 60  # the constant from Cormack et al.; damps the weight of the very first ranks
+DEFAULT_METHODS = ("dense", "lexical")
 
 
 @dataclass
 class RetrievedPassage:
     chunk: Chunk
-    score: float  # fused RRF score
+    score: float  # fused score (RRF or normalised score fusion, by settings.RETRIEVAL_FUSION)
     dense_rank: int | None = None
     lexical_rank: int | None = None
     dense_score: float | None = None
     lexical_score: float | None = None
+    reranked: bool = False
 
 
 @dataclass
@@ -35,77 +38,114 @@ class RetrievalResult:
     stale: bool = False  # some ranked chunks vanished before they could be read
 
 
-def reciprocal_rank_fusion(*, rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank), rank starting at 1."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
-def _lexical_index(*, collection_ids: list[int]) -> LexicalIndex:
-    def build() -> LexicalIndex:
-        chunks = list(searchable_chunks(collection_ids=collection_ids).select_related("document").order_by("id"))
-        return LexicalIndex(chunk_ids=[c.id for c in chunks], texts=[c.embedding_text() for c in chunks])
-
-    return lexical_index_cache.get(key=searchable_state(collection_ids=collection_ids), build=build)
-
-
 def passages_retrieve(
-    *, query: str, collection_ids: Iterable[int], k: int | None = None, methods: tuple[str, ...] = ("dense", "lexical")
+    *,
+    query: str,
+    collection_ids: Iterable[int],
+    document_ids: Iterable[int] | None = None,
+    k: int | None = None,
+    methods: tuple[str, ...] = DEFAULT_METHODS,
+    reranker: str | None = None,
 ) -> RetrievalResult:
-    """The k best passages for a query from the given collections only."""
-    result = _passages_retrieve_once(query=query, collection_ids=collection_ids, k=k, methods=methods)
+    """The k best passages for a query, from these collections only (and these documents only, when given).
+
+    Callers restricting a user to the collections they may read pass only those: the filter runs inside both
+    searches, so a user permitted a small share of the corpus still gets k passages from it.
+    methods: any of "dense" and "lexical"; reranker: a spec for retrieval.reranking.reranker_get, by default
+    settings.RETRIEVAL_RERANKER.
+    """
+    arguments = {
+        "query": query,
+        "collection_ids": sorted(set(collection_ids)),
+        "document_ids": None if document_ids is None else sorted(set(document_ids)),
+        "k": k or settings.RETRIEVAL_TOP_K,
+        "methods": methods,
+        "reranker": settings.RETRIEVAL_RERANKER if reranker is None else reranker,
+    }
+    result = _passages_retrieve_once(**arguments)
     if result.stale:
         # A document was replaced or deleted between our reads: search again against the new state.
-        result = _passages_retrieve_once(query=query, collection_ids=collection_ids, k=k, methods=methods)
+        result = _passages_retrieve_once(**arguments)
     return result
 
 
 def _passages_retrieve_once(
-    *, query: str, collection_ids: Iterable[int], k: int | None, methods: tuple[str, ...]
+    *,
+    query: str,
+    collection_ids: list[int],
+    document_ids: list[int] | None,
+    k: int,
+    methods: tuple[str, ...],
+    reranker: str,
 ) -> RetrievalResult:
-    k = k or settings.RETRIEVAL_TOP_K
-    collection_ids = sorted(set(collection_ids))
     candidates = max(settings.RETRIEVAL_CANDIDATES, k)
     timings: dict[str, float] = {}
-    rankings: list[list[int]] = []
-    dense: dict[int, tuple[int, float]] = {}
-    lexical: dict[int, tuple[int, float]] = {}
+    started = time.perf_counter()
+    searchable = searchable_chunks_get()
+    timings["sync_ms"] = (time.perf_counter() - started) * 1000
 
     embedder = embedder_get()
     if "lexical" in methods and embedder.languages is not None and language_of(query) not in embedder.languages:
         # The embedder cannot read this language; its ranking would only push noise into the fusion.
         methods = tuple(m for m in methods if m != "dense")
+    dense: list[tuple[int, float]] = []
+    lexical: list[tuple[int, float]] = []
     if "dense" in methods:
         started = time.perf_counter()
         query_vector = embedder.embed_query(query)
-        allowed = searchable_chunk_ids(collection_ids=collection_ids)
+        timings["embed_ms"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        allowed = searchable.lexical.chunk_ids(collection_ids=collection_ids, document_ids=document_ids)
         hits = chunk_vector_index(embedder=embedder).search(query=query_vector, k=candidates, allowed_ids=allowed)
-        dense = {h.chunk_id: (rank, h.score) for rank, h in enumerate(hits, start=1)}
-        rankings.append([h.chunk_id for h in hits])
+        dense = [(h.chunk_id, h.score) for h in hits]
         timings["dense_ms"] = (time.perf_counter() - started) * 1000
     if "lexical" in methods:
         started = time.perf_counter()
-        lexical_hits = _lexical_index(collection_ids=collection_ids).search(query=query, k=candidates)
-        lexical = {h.chunk_id: (rank, h.score) for rank, h in enumerate(lexical_hits, start=1)}
-        rankings.append([h.chunk_id for h in lexical_hits])
+        lexical_hits = searchable.lexical.search(
+            query=query, k=candidates, collection_ids=collection_ids, document_ids=document_ids
+        )
+        lexical = [(h.chunk_id, h.score) for h in lexical_hits]
         timings["lexical_ms"] = (time.perf_counter() - started) * 1000
 
-    fused = reciprocal_rank_fusion(rankings=rankings)[:k]
-    chunks = chunks_by_id(chunk_ids=[chunk_id for chunk_id, _ in fused])
+    fused = _fuse(dense=dense, lexical=lexical)
+    reranking = reranker_get(spec=reranker)
+    shortlist = fused[: max(k, settings.RETRIEVAL_RERANK_DEPTH) if reranking else k]
+    chunks = chunks_by_id(chunk_ids=[chunk_id for chunk_id, _ in shortlist])
+    present = [(chunk_id, score) for chunk_id, score in shortlist if chunk_id in chunks]
+    if reranking is not None:
+        started = time.perf_counter()
+        order = rerank_order(
+            reranker=reranking,
+            query=query,
+            passages=[chunks[chunk_id].embedding_text() for chunk_id, _ in present],
+            weight=settings.RETRIEVAL_RERANK_WEIGHT,
+        )
+        present = [present[i] for i in order]
+        timings["rerank_ms"] = (time.perf_counter() - started) * 1000
+
+    dense_at = {chunk_id: (rank, score) for rank, (chunk_id, score) in enumerate(dense, start=1)}
+    lexical_at = {chunk_id: (rank, score) for rank, (chunk_id, score) in enumerate(lexical, start=1)}
     passages = [
         RetrievedPassage(
             chunk=chunks[chunk_id],
             score=score,
-            dense_rank=dense.get(chunk_id, (None, None))[0],
-            dense_score=dense.get(chunk_id, (None, None))[1],
-            lexical_rank=lexical.get(chunk_id, (None, None))[0],
-            lexical_score=lexical.get(chunk_id, (None, None))[1],
+            dense_rank=dense_at.get(chunk_id, (None, None))[0],
+            dense_score=dense_at.get(chunk_id, (None, None))[1],
+            lexical_rank=lexical_at.get(chunk_id, (None, None))[0],
+            lexical_score=lexical_at.get(chunk_id, (None, None))[1],
+            reranked=reranking is not None,
         )
-        for chunk_id, score in fused
-        if chunk_id in chunks  # a vector whose chunk was deleted meanwhile is skipped, never served
+        for chunk_id, score in present[:k]
     ]
     timings["retrieval_ms"] = sum(timings.values())
-    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(passages) < len(fused))
+    # A vector whose chunk was deleted meanwhile is skipped, never served, and the search is repeated once.
+    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(present) < len(shortlist))
+
+
+def _fuse(*, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    if not dense or not lexical:
+        return dense or lexical
+    weights = (settings.RETRIEVAL_DENSE_WEIGHT, 1.0 - settings.RETRIEVAL_DENSE_WEIGHT)
+    if settings.RETRIEVAL_FUSION == "rrf":
+        return reciprocal_rank_fusion(rankings=[[i for i, _ in dense], [i for i, _ in lexical]], weights=weights)
+    return score_fusion(scored=[dense, lexical], weights=weights)
