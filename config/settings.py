@@ -125,7 +125,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 
 # --- Ingestion and retrieval
-EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+# Multilingual USE: Chinese, English and cross-language on a small CPU; chosen by measurement (bench/README.md).
+EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "use-multilingual-v3")
 # Unset: the embedder picks by device (16 on CPU, where small batches pad less and run faster; 128 on a GPU).
 EMBEDDING_BATCH_SIZE = int(os.environ["EMBEDDING_BATCH_SIZE"]) if os.environ.get("EMBEDDING_BATCH_SIZE") else None
 INDEX_DIR = Path(os.environ.get("YIJU_INDEX_DIR", DATA_DIR / "index"))
