@@ -36,7 +36,10 @@ def ingest_corpus(*, name: str, documents: Iterable[tuple[str, str, str]]) -> Co
     collection = collection_get_or_create(name=name)
     for external_id, title, text in documents:
         document = ingest_bytes(
-            name=f"{external_id}.txt", content=text.encode(), collection=collection, external_id=external_id,
+            name=f"{external_id}.txt",
+            content=text.encode(),
+            collection=collection,
+            external_id=external_id,
             title=title,
         )
         assert document.status == Document.Status.INDEXED, document.failure_reason
@@ -66,9 +69,10 @@ def test_cpgqa_english_recall(shared_data: Path, capsys: pytest.CaptureFixture[s
 
     scores = {name: recall_at(questions=sample, collection=collection, k=5, methods=m) for name, m in METHODS.items()}
     report(capsys, f"cpgQA, {len(corpus)} passages", scores, len(sample))
-    # Plain RRF of a strong BM25 and a weaker English-only embedder: hybrid must beat the embedder clearly and stay
-    # near BM25 (measured: bm25 0.973, dense 0.727, hybrid 0.940); better fusion is the retrieval issue's work.
-    assert scores["hybrid"] >= 0.90
+    # Score fusion keeps a strong BM25's lead where the embedder is weaker: hybrid must match BM25 closely and beat
+    # the embedder clearly.
+    assert scores["hybrid"] >= 0.93
+    assert scores["hybrid"] >= scores["bm25"] - 0.02
     assert scores["hybrid"] >= scores["dense"] + 0.1
 
 
@@ -81,8 +85,8 @@ def test_stard_chinese_recall(shared_data: Path, capsys: pytest.CaptureFixture[s
     sample = [(q["问题"], set(q["相关法规"])) for q in pool[:150]]
     collection = ingest_corpus(name="stard", documents=corpus)
 
-    scores = {name: recall_at(questions=sample, collection=collection, k=5, methods=methods)
-              for name, methods in METHODS.items() if name != "dense"}  # the default embedder reads no Chinese
+    scores = {name: recall_at(questions=sample, collection=collection, k=5, methods=m) for name, m in METHODS.items()}
     report(capsys, f"STARD, {len(corpus)} articles", scores, len(sample))
-    assert scores["hybrid"] >= 0.72  # measured 0.800 (dense is skipped for Chinese: the default embedder reads none)
-    assert scores["hybrid"] >= scores["bm25"] - 0.02
+    # The multilingual default embedder reads Chinese, so dense takes part and the fusion must gain from it.
+    assert scores["hybrid"] >= 0.78
+    assert scores["hybrid"] >= max(scores["bm25"], scores["dense"])

@@ -94,3 +94,22 @@ def test_a_reranker_reorders_the_shortlist() -> None:
     assert result.passages[0].reranked and "antibiotics" in result.passages[0].chunk.text
     assert "rerank_ms" in result.timings_ms
     assert reranker_get(spec="none") is None
+
+
+def test_a_chinese_question_finds_the_english_guideline() -> None:
+    """Cross-language: BM25 has no shared words here, so the multilingual embedder alone must find it."""
+    collection = collection_get_or_create(name="english-guidelines")
+    for name, text in {
+        "sepsis.md": "## Sepsis\n\nAdminister broad-spectrum antibiotics within one hour of recognising sepsis.",
+        "hypertension.md": "## Hypertension\n\nLower blood pressure below 130/80 mmHg in most adults.",
+        "diabetes.md": "## Diabetes\n\nMetformin is the first-line drug for type 2 diabetes.",
+        "asthma.md": "## Asthma\n\nInhaled corticosteroids control persistent asthma in children.",
+    }.items():
+        ingest(name, text, collection)
+    for question, expected in [
+        ("脓毒症患者应在多长时间内使用抗生素？", "sepsis"),
+        ("二甲双胍是二型糖尿病的首选药物吗？", "diabetes"),
+        ("成人高血压的血压控制目标是多少？", "hypertension"),
+    ]:
+        passages = passages_retrieve(query=question, collection_ids=[collection.id], k=1).passages
+        assert expected in passages[0].chunk.document.original_name, (question, passages[0].chunk.text)
