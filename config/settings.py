@@ -130,6 +130,17 @@ EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "use-multilingual-v3")
 # Unset: the embedder picks by device (16 on CPU, where small batches pad less and run faster; 128 on a GPU).
 EMBEDDING_BATCH_SIZE = int(os.environ["EMBEDDING_BATCH_SIZE"]) if os.environ.get("EMBEDDING_BATCH_SIZE") else None
 INDEX_DIR = Path(os.environ.get("YIJU_INDEX_DIR", DATA_DIR / "index"))
+# The vector index stays exact (flat) below this many vectors; past it one IVF model (HNSW coarse quantizer, PQ codes
+# of d/4 bytes, trained on a sample) encodes segments of at least IVF_SEGMENT_MIN vectors, and shortlists of
+# k x RERANK_FACTOR are re-scored exactly from memory-mapped float32 vectors (bench/README.md, "Search").
+VECTOR_INDEX_IVF_THRESHOLD = int(os.environ.get("VECTOR_INDEX_IVF_THRESHOLD", "100000"))
+VECTOR_INDEX_IVF_SEGMENT_MIN = int(os.environ.get("VECTOR_INDEX_IVF_SEGMENT_MIN", "4096"))
+VECTOR_INDEX_NPROBE = int(os.environ.get("VECTOR_INDEX_NPROBE", "128"))
+VECTOR_INDEX_RERANK_FACTOR = int(os.environ.get("VECTOR_INDEX_RERANK_FACTOR", "10"))
+# A filter allowing at most this many chunks is searched exactly over just those: recall never drops for a small share.
+VECTOR_INDEX_EXACT_FILTER_MAX = int(os.environ.get("VECTOR_INDEX_EXACT_FILTER_MAX", "20000"))
+VECTOR_INDEX_RETRAIN_FACTOR = int(os.environ.get("VECTOR_INDEX_RETRAIN_FACTOR", "8"))
+VECTOR_INDEX_SEARCH_THREADS = int(os.environ.get("VECTOR_INDEX_SEARCH_THREADS", "1"))
 CHUNK_MAX_CHARS = int(os.environ.get("CHUNK_MAX_CHARS", "800"))
 CHUNK_OVERLAP_CHARS = int(os.environ.get("CHUNK_OVERLAP_CHARS", "100"))
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))

@@ -7,11 +7,18 @@ number logarithmic in the index size.
 Why a manifest: writers take a file lock, write new segment files, then write a new manifest beside the live one and
 swap it in with os.replace. A crash at any point leaves the previous manifest and its complete segments being served,
 never a partial index; readers in other processes notice the new manifest and load it without a restart.
+
+Why two kinds of segment: while the index is small every segment is exact (flat). Once it holds
+`ivf_threshold` vectors, one IVF-PQ model is trained on a sample (retrieval/ivf.py) and every segment of at least
+`ivf_segment_min` vectors is encoded with it; new small segments stay flat until tier merges make them large.
+Adding never retrains; the model is retrained, and the codes re-encoded from the kept float32 vectors, only once the
+index has grown `retrain_factor` times past the size it was trained at. Every returned score is an exact cosine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import heapq
 import json
@@ -26,16 +33,50 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from retrieval.ivf import (
+    RERANK_MIN,
+    TRAINING_POINTS_PER_LIST,
+    IndexTuning,
+    IvfSegment,
+    ivf_segment_build,
+    ivf_segment_read,
+    ivf_shell,
+    ivf_train,
+    list_count_for,
+)
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MERGE_FACTOR = 8  # this many segments of one size tier are merged into one
+IVF_MIN_VECTORS = 1_024  # below this a PQ codebook (256 centroids per sub-quantizer) cannot be trained sensibly
+COMPACT_BELOW = 0.5  # an IVF segment whose live share of its vector file falls below this is rewritten compactly
+SETTINGS_PREFIX = "VECTOR_INDEX_"
 
 
 @dataclass(frozen=True)
 class VectorHit:
     chunk_id: int
     score: float
+
+
+def index_tuning_from_settings() -> IndexTuning:
+    """IndexTuning with each field overridable by the setting (or environment variable) VECTOR_INDEX_<FIELD>."""
+    try:
+        from django.conf import settings
+
+        configured = settings.configured
+    except ImportError:  # used outside Django (scripts): environment variables only
+        configured = False
+    values: dict[str, int] = {}
+    for field in dataclasses.fields(IndexTuning):
+        name = SETTINGS_PREFIX + field.name.upper()
+        value = getattr(settings, name, None) if configured else None
+        if value is None:
+            value = os.environ.get(name)
+        if value is not None:
+            values[field.name] = int(value)
+    return IndexTuning(**values)
 
 
 def _size_tier(count: int) -> int:
@@ -50,13 +91,137 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-class VectorIndex:
-    """Exact inner-product search over normalised vectors (cosine), with id filtering inside the search."""
+def _gpu_count() -> int:
+    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
-    def __init__(self, *, directory: Path, dimension: int) -> None:
+
+def _gpu_copy(index: faiss.Index) -> faiss.Index | None:
+    """The index copied to every GPU for unfiltered search; None where there is no GPU or the copy fails.
+
+    Not exercised by the tests: this project's machines run faiss-cpu. A failed copy falls back to the CPU index.
+    """
+    if _gpu_count() == 0:
+        return None
+    try:
+        return faiss.index_cpu_to_all_gpus(index)
+    except Exception:  # faiss raises RuntimeError for unsupported index types or parameters on the GPU
+        logger.warning("could not copy a %s to the GPU; searching it on the CPU", type(index).__name__, exc_info=True)
+        return None
+
+
+@contextlib.contextmanager
+def _omp_threads(count: int) -> Iterator[None]:
+    """OpenMP's thread count is per calling thread: other threads (a writer training the model) keep theirs."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+class FlatSegment:
+    """Exact search over the segment's vectors (IndexIDMap2 over IndexFlatIP)."""
+
+    def __init__(self, *, index: faiss.IndexIDMap2) -> None:
+        self.index = index
+        self._gpu: faiss.Index | None = None
+        self._gpu_tried = False
+
+    @classmethod
+    def from_vectors(cls, *, ids: np.ndarray, vectors: np.ndarray, dimension: int) -> FlatSegment:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, np.int64))
+        return cls(index=index)
+
+    @property
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def live_ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def vector_view(self) -> np.ndarray:
+        """The stored vectors without a copy (valid while the segment is unchanged)."""
+        flat = faiss.downcast_index(self.index.index)
+        return faiss.rev_swig_ptr(flat.get_xb(), self.count * flat.d).reshape(self.count, flat.d)
+
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.live_ids(), np.array(self.vector_view())
+
+    def remove(self, *, ids: np.ndarray) -> int:
+        if not np.isin(self.live_ids(), ids).any():
+            return 0
+        self._gpu, self._gpu_tried = None, False
+        return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def search(self, *, query: np.ndarray, k: int, selector: faiss.IDSelector | None) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.count)
+        index = self.index
+        if selector is None:
+            if not self._gpu_tried:
+                self._gpu, self._gpu_tried = _gpu_copy(self.index), True
+            index = self._gpu or index
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = index.search(query.reshape(1, -1), k, params=params)
+        found = ids[0] >= 0
+        return scores[0][found], ids[0][found]
+
+    def write(self, *, directory: Path, name: str) -> None:
+        temporary = directory / f".{name}.tmp"
+        faiss.write_index(self.index, str(temporary))
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, directory / name)
+
+
+Segment = FlatSegment | IvfSegment
+
+
+@dataclass
+class _Trained:
+    """The IVF-PQ model the IVF segments are encoded with, and the index size it was trained at."""
+
+    model: faiss.IndexIVFPQ
+    name: str | None  # its file; None until written
+    size: int
+
+
+class _Filter:
+    """allowed_ids prepared once per query; the faiss selector is built only if a segment needs it."""
+
+    def __init__(self, *, allowed: np.ndarray) -> None:
+        self.allowed = allowed
+        self._selector: faiss.IDSelector | None = None
+        self._bitmap: np.ndarray | None = None  # faiss reads it by pointer: it must live as long as the selector
+
+    @property
+    def selector(self) -> faiss.IDSelector:
+        if self._selector is None:
+            largest = int(self.allowed.max())
+            if self.allowed.min() >= 0 and largest < max(8 * 1024 * 1024, 16 * len(self.allowed)):
+                # Chunk ids are dense primary keys: a bitmap is built in numpy at C speed and tested in O(1),
+                # where IDSelectorBatch inserts every id into a hash set one by one.
+                flags = np.zeros(largest + 1, dtype=bool)
+                flags[self.allowed] = True
+                self._bitmap = np.packbits(flags, bitorder="little")
+                # n is the bitmap's length in bytes: ids past it are not members.
+                self._selector = faiss.IDSelectorBitmap(len(self._bitmap), faiss.swig_ptr(self._bitmap))
+            else:
+                self._selector = faiss.IDSelectorBatch(self.allowed)
+        return self._selector
+
+
+class VectorIndex:
+    """Inner-product search over normalised vectors (cosine), with id filtering inside the search."""
+
+    def __init__(self, *, directory: Path, dimension: int, tuning: IndexTuning | None = None) -> None:
         self.directory = directory
         self.dimension = dimension
-        self._segments: dict[str, faiss.IndexIDMap2] = {}
+        self.tuning = tuning or index_tuning_from_settings()
+        self._segments: dict[str, Segment] = {}
+        self._trained: _Trained | None = None
         self._generation = 0
         self._loaded_stamp: tuple[int, int, int] | None = None
         self._dirty: set[str] = set()
@@ -67,9 +232,6 @@ class VectorIndex:
     @property
     def manifest_path(self) -> Path:
         return self.directory / MANIFEST_NAME
-
-    def _empty(self) -> faiss.IndexIDMap2:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
 
     def _disk_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -95,33 +257,61 @@ class VectorIndex:
         if stamp == self._loaded_stamp:
             return
         if stamp is None:
-            self._segments, self._generation = {}, 0
+            self._segments, self._trained, self._generation = {}, None, 0
         else:
             manifest = json.loads(self.manifest_path.read_text())
             if manifest["dimension"] != self.dimension:
                 raise ValueError(
                     f"index {self.directory} has dimension {manifest['dimension']}, the embedder gives {self.dimension}"
                 )
-            segments: dict[str, faiss.IndexIDMap2] = {}
+            trained = self._trained
+            described = manifest.get("trained")  # absent in manifests written before IVF segments existed
+            if described is None:
+                trained = None
+            elif trained is None or trained.name != described["file"]:
+                model = faiss.read_index(str(self.directory / described["file"]))
+                trained = _Trained(model=model, name=described["file"], size=described["size"])
+            vector_files = manifest.get("vectors", {})
+            segments: dict[str, Segment] = {}
             for name in manifest["segments"]:
                 # Segment files never change once written, so one already in memory is reused as is.
-                segments[name] = self._segments.get(name) or faiss.read_index(str(self.directory / name))
-            self._segments, self._generation = segments, manifest["generation"]
+                segment = self._segments.get(name)
+                if segment is None and name.endswith(".lists"):
+                    segment = ivf_segment_read(
+                        directory=self.directory, name=name, vectors_name=vector_files[name], trained=trained.model
+                    )
+                elif segment is None:
+                    segment = FlatSegment(index=faiss.read_index(str(self.directory / name)))
+                segments[name] = segment
+            self._segments, self._trained, self._generation = segments, trained, manifest["generation"]
         self._loaded_stamp = stamp
 
     @property
     def size(self) -> int:
         with self._lock:
-            return sum(int(segment.ntotal) for segment in self._segments.values())
+            return sum(segment.count for segment in self._segments.values())
 
     @property
     def segment_count(self) -> int:
         return len(self._segments)
 
+    @property
+    def ivf_segment_count(self) -> int:
+        """How many segments are IVF-PQ encoded (0 while the index is exact)."""
+        return sum(isinstance(segment, IvfSegment) for segment in self._segments.values())
+
+    @property
+    def trained_file(self) -> Path | None:
+        """The file of the IVF-PQ model in use, None while the index is exact."""
+        with self._lock:
+            self.refresh()
+            trained = self._trained
+            return self.directory / trained.name if trained and trained.name else None
+
     def ids(self) -> np.ndarray:
         with self._lock:
             self.refresh()
-            arrays = [faiss.vector_to_array(segment.id_map).astype(np.int64) for segment in self._segments.values()]
+            arrays = [segment.live_ids() for segment in self._segments.values()]
         return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
 
     @contextlib.contextmanager
@@ -162,9 +352,9 @@ class VectorIndex:
             return 0
         removed = 0
         for name, segment in self._segments.items():
-            present = np.isin(faiss.vector_to_array(segment.id_map), ids)
-            if present.any():
-                removed += int(segment.remove_ids(faiss.IDSelectorBatch(ids)))
+            dropped = segment.remove(ids=ids)
+            if dropped:
+                removed += dropped
                 self._dirty.add(name)
         kept = []
         for pending_ids, pending_vectors in self._pending:
@@ -174,94 +364,225 @@ class VectorIndex:
         self._pending = kept
         return removed
 
+    # --- commit ---------------------------------------------------------------------------------------------------
+
     def _commit(self) -> None:
         if not self._dirty and not any(len(ids) for ids, _ in self._pending):
             return
         generation = self._generation + 1
         self._written_count = 0
-        written: dict[str, faiss.IndexIDMap2] = {}
+        trained = self._trained
+        # (name, segment): name None means the segment is new or changed and still has to be written.
+        segments: list[tuple[str | None, Segment]] = []
         for name, segment in self._segments.items():
             if name not in self._dirty:
-                written[name] = segment
-            elif segment.ntotal > 0:
-                written[self._segment_write(segment, generation)] = segment
-        pending_ids = [ids for ids, _ in self._pending if len(ids)]
-        if pending_ids:
-            segment = self._empty()
-            segment.add_with_ids(
-                np.concatenate([v for ids, v in self._pending if len(ids)]), np.concatenate(pending_ids)
-            )
-            written[self._segment_write(segment, generation)] = segment
-        written = self._merge_tiers(written, generation)
+                segments.append((name, segment))
+            elif isinstance(segment, IvfSegment) and segment.count < COMPACT_BELOW * len(segment.row_ids):
+                # Mostly dead rows (removed or replaced vectors): rewrite the vector file with the live ones only.
+                empty = np.empty((0, self.dimension), dtype=np.float32)
+                compacted = ivf_segment_build(
+                    trained=trained.model, ids=np.empty(0, np.int64), vectors=empty, donors=(segment,)
+                )
+                if compacted.count:
+                    segments.append((None, compacted))
+            elif segment.count > 0:
+                segments.append((None, segment))
+        pending = [(ids, vectors) for ids, vectors in self._pending if len(ids)]
+        if pending:
+            ids = np.concatenate([ids for ids, _ in pending])
+            vectors = np.concatenate([vectors for _, vectors in pending])
+            segments.append((None, FlatSegment.from_vectors(ids=ids, vectors=vectors, dimension=self.dimension)))
+            del ids, vectors  # a million pending vectors are copied into the segment: free the concatenation
+
+        total = sum(segment.count for _, segment in segments)
+        if (trained is None and total >= max(self.tuning.ivf_threshold, IVF_MIN_VECTORS)) or (
+            trained is not None and total >= self.tuning.retrain_factor * trained.size
+        ):
+            trained = self._train(segments=segments, total=total, generation=generation)
+        segments = self._merge_tiers(segments=segments, trained=trained)
+        if trained is not None:
+            segments = [
+                (None, self._encoded(segment=segment, trained=trained))
+                if isinstance(segment, FlatSegment) and segment.count >= self.tuning.ivf_segment_min
+                else (name, segment)
+                for name, segment in segments
+            ]
+
+        if trained is not None and trained.name is None:
+            trained.name = f"trained-{generation:09d}.faiss"
+            temporary = self.directory / f".{trained.name}.tmp"
+            faiss.write_index(trained.model, str(temporary))
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.directory / trained.name)
+        written: dict[str, Segment] = {}
+        for name, segment in segments:
+            written[name or self._segment_write(segment=segment, generation=generation)] = segment
 
         temporary = self.directory / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
-        manifest = {"dimension": self.dimension, "generation": generation, "segments": list(written)}
+        manifest = {
+            "dimension": self.dimension,
+            "generation": generation,
+            "segments": list(written),
+            "vectors": {n: s.vectors_name for n, s in written.items() if isinstance(s, IvfSegment)},
+            "trained": {"file": trained.name, "size": trained.size} if trained else None,
+        }
         with open(temporary, "w") as handle:
             json.dump(manifest, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.manifest_path)
         _fsync_directory(self.directory)
-        self._segments, self._generation = written, generation
+        self._segments, self._trained, self._generation = written, trained, generation
         self._loaded_stamp = self._disk_stamp()
         self._delete_unreferenced()
 
-    def _segment_write(self, segment: faiss.IndexIDMap2, generation: int) -> str:
+    def _train(self, *, segments: list[tuple[str | None, Segment]], total: int, generation: int) -> _Trained:
+        """Train on a random sample of every segment; IVF segments are re-encoded (their vector files stay)."""
+        wanted = min(total, TRAINING_POINTS_PER_LIST * list_count_for(vector_count=total))
+        random = np.random.default_rng(generation)
+        parts = []
+        for _, segment in segments:
+            take = min(segment.count, math.ceil(wanted * segment.count / total))
+            if isinstance(segment, FlatSegment):
+                rows = random.choice(segment.count, size=take, replace=False)
+                parts.append(segment.vector_view()[np.sort(rows)])
+            else:
+                rows = random.choice(np.flatnonzero(segment.live), size=take, replace=False)
+                parts.append(np.asarray(segment.vectors[np.sort(rows)], dtype=np.float32))
+        logger.info("training the IVF-PQ model of %s on %d of %d vectors", self.directory, wanted, total)
+        trained = _Trained(model=ivf_train(sample=np.concatenate(parts), vector_count=total), name=None, size=total)
+        for position, (name, segment) in enumerate(segments):
+            if isinstance(segment, IvfSegment):
+                if name is not None:
+                    self._dirty.add(name)  # its codes are replaced: reload it from disk if this commit fails
+                segments[position] = (None, self._reencoded(segment=segment, trained=trained))
+        return trained
+
+    @staticmethod
+    def _reencoded(*, segment: IvfSegment, trained: _Trained) -> IvfSegment:
+        """The same vector file, with codes from the new model."""
+        codes = ivf_shell(trained=trained.model)
+        ids, vectors = segment.live_vectors()
+        codes.add_with_ids(vectors, ids)
+        return IvfSegment(
+            codes=codes, vectors=segment.vectors, row_ids=segment.row_ids, vectors_name=segment.vectors_name
+        )
+
+    @staticmethod
+    def _encoded(*, segment: FlatSegment, trained: _Trained) -> IvfSegment:
+        ids, vectors = segment.live_ids(), segment.vector_view()
+        return ivf_segment_build(trained=trained.model, ids=ids, vectors=vectors)
+
+    def _segment_write(self, *, segment: Segment, generation: int) -> str:
         self._written_count += 1
-        name = f"segment-{generation:09d}-{self._written_count:04d}.faiss"
-        temporary = self.directory / f".{name}.tmp"
-        faiss.write_index(segment, str(temporary))
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.directory / name)
+        stem = f"{generation:09d}-{self._written_count:04d}"
+        if isinstance(segment, FlatSegment):
+            name = f"segment-{stem}.faiss"
+            segment.write(directory=self.directory, name=name)
+        else:
+            name = f"ivf-{stem}.lists"
+            segment.write(directory=self.directory, name=name, vectors_name=f"vectors-{stem}")
         return name
 
-    def _merge_tiers(self, segments: dict[str, faiss.IndexIDMap2], generation: int) -> dict[str, faiss.IndexIDMap2]:
+    def _merge_tiers(
+        self, *, segments: list[tuple[str | None, Segment]], trained: _Trained | None
+    ) -> list[tuple[str | None, Segment]]:
         while True:
-            tiers: dict[int, list[str]] = {}
-            for name, segment in segments.items():
-                tiers.setdefault(_size_tier(int(segment.ntotal)), []).append(name)
-            full = next((names for names in tiers.values() if len(names) >= MERGE_FACTOR), None)
+            tiers: dict[int, list[int]] = {}
+            for position, (_, segment) in enumerate(segments):
+                tiers.setdefault(_size_tier(segment.count), []).append(position)
+            full = next((positions for positions in tiers.values() if len(positions) >= MERGE_FACTOR), None)
             if full is None:
                 return segments
-            merged = self._empty()
-            for name in full:
-                segment = segments.pop(name)
-                vectors = segment.index.reconstruct_n(0, segment.ntotal)
-                merged.add_with_ids(vectors, faiss.vector_to_array(segment.id_map).astype(np.int64))
-            segments[self._segment_write(merged, generation)] = merged
+            members = [segments[position] for position in full]
+            segments = [entry for position, entry in enumerate(segments) if position not in full]
+            # Merged segments are consumed (IVF codes are moved out): reload them from disk if this commit fails.
+            self._dirty.update(name for name, _ in members if name is not None)
+            flat = [segment.live_vectors() for _, segment in members if isinstance(segment, FlatSegment)]
+            ids = np.concatenate([ids for ids, _ in flat]) if flat else np.empty(0, np.int64)
+            vectors = np.concatenate([v for _, v in flat]) if flat else np.empty((0, self.dimension), np.float32)
+            donors = tuple(segment for _, segment in members if isinstance(segment, IvfSegment))
+            merged_count = sum(segment.count for _, segment in members)
+            if trained is not None and merged_count >= self.tuning.ivf_segment_min:
+                merged: Segment = ivf_segment_build(trained=trained.model, ids=ids, vectors=vectors, donors=donors)
+            else:
+                for donor in donors:  # shrunk below the IVF size by removals: back to exact
+                    donor_ids, donor_vectors = donor.live_vectors()
+                    ids, vectors = np.concatenate([ids, donor_ids]), np.concatenate([vectors, donor_vectors])
+                merged = FlatSegment.from_vectors(ids=ids, vectors=vectors, dimension=self.dimension)
+            segments.append((None, merged))
 
     def _delete_unreferenced(self) -> None:
-        """Under the lock: segments no manifest names any more, and what a writer killed mid-write left behind."""
+        """Under the lock: files no manifest names any more, and what a writer killed mid-write left behind."""
         live = set(self._segments)
-        for path in self.directory.glob("segment-*.faiss"):
-            if path.name not in live:
-                path.unlink(missing_ok=True)
+        for segment in self._segments.values():
+            if isinstance(segment, IvfSegment):
+                live.update({f"{segment.vectors_name}.npy", f"{segment.vectors_name}.ids.npy"})
+        if self._trained is not None:
+            live.add(self._trained.name)
+        for pattern in ("segment-*.faiss", "ivf-*.lists", "vectors-*.npy", "trained-*.faiss"):
+            for path in self.directory.glob(pattern):
+                if path.name not in live:
+                    path.unlink(missing_ok=True)
         for path in self.directory.glob(".*.tmp"):
             path.unlink(missing_ok=True)
 
+    # --- search ---------------------------------------------------------------------------------------------------
+
     def search(self, *, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> list[VectorHit]:
-        """Top-k by cosine; with allowed_ids the filter runs inside FAISS, so k hits come from the allowed set."""
-        with self._lock:
+        """Top-k by cosine; with allowed_ids the filter runs inside the search, so k hits come from the allowed set.
+
+        A narrow filter (at most `exact_filter_max` ids) is answered exactly from the allowed vectors alone; a wide
+        one scans more inverted lists the smaller its share, so that enough allowed entries reach the shortlist.
+        """
+        with self._lock, _omp_threads(self.tuning.search_threads):
             self.refresh()
             if k <= 0 or not self._segments:
                 return []
-            query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-            params = None
+            query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+            id_filter = None
             if allowed_ids is not None:
                 allowed = np.ascontiguousarray(allowed_ids, dtype=np.int64)
                 if len(allowed) == 0:
                     return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+                id_filter = _Filter(allowed=allowed)
                 k = min(k, len(allowed))
             hits: list[tuple[float, int]] = []
+            coarse: tuple[np.ndarray, np.ndarray] | None = None
             for segment in self._segments.values():
-                if segment.ntotal == 0:
+                if segment.count == 0:
                     continue
-                scores, ids = segment.search(query, min(k, int(segment.ntotal)), params=params)
-                hits.extend((float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0)
+                if isinstance(segment, FlatSegment):
+                    selector = id_filter.selector if id_filter else None
+                    scores, ids = segment.search(query=query, k=k, selector=selector)
+                elif id_filter is not None and len(id_filter.allowed) <= self.tuning.exact_filter_max:
+                    scores, ids = segment.search_exact(ids=id_filter.allowed, query=query, k=k)
+                else:
+                    if coarse is None:  # one coarse assignment serves every IVF segment: they share the model
+                        coarse = self._coarse(query=query, id_filter=id_filter)
+                    scores, ids = segment.search_reranked(
+                        query=query,
+                        k=k,
+                        shortlist=max(k * self.tuning.rerank_factor, RERANK_MIN),
+                        coarse=coarse,
+                        selector=id_filter.selector if id_filter else None,
+                    )
+                hits.extend(zip(scores.tolist(), ids.tolist(), strict=True))
         best = heapq.nlargest(k, hits, key=lambda hit: (hit[0], -hit[1]))
         return [VectorHit(chunk_id=chunk_id, score=score) for score, chunk_id in best]
+
+    def _coarse(self, *, query: np.ndarray, id_filter: _Filter | None) -> tuple[np.ndarray, np.ndarray]:
+        """The inverted lists to scan: nprobe, raised as 1/share of allowed ids when a filter is wide."""
+        model = self._trained.model
+        nprobe = self.tuning.nprobe
+        if id_filter is not None:
+            share = len(id_filter.allowed) / max(self.size, 1)
+            nprobe = math.ceil(nprobe / min(share, 1.0))
+        nprobe = min(nprobe, int(model.nlist))
+        params = faiss.SearchParametersHNSW(efSearch=max(2 * nprobe, 64))
+        distances, lists = model.quantizer.search(query.reshape(1, -1), nprobe, params=params)
+        return distances, lists
 
 
 _indexes: dict[Path, VectorIndex] = {}
