@@ -20,6 +20,13 @@ def test_english_is_stemmed_and_chinese_is_segmented() -> None:
     assert "140" in tokenize("below 140/90 mmHg")
 
 
+def test_a_chinese_question_segmented_unlike_the_statute_still_matches_it() -> None:
+    """jieba cuts 租房子/交房 in the question and 出租人/交付 in the article: no word in common, shared characters."""
+    index = LexicalIndex()
+    index.add([entry(1, "出租人应当按照约定将租赁物交付承租人。"), entry(2, "借款人应当按照约定的期限返还借款。")])
+    assert [hit.chunk_id for hit in index.search(query="租房子的房东不交房", k=5)] == [1]
+
+
 def test_a_query_in_another_inflection_finds_the_passage() -> None:
     index = LexicalIndex()
     index.add([entry(1, "Antibiotics were administered within one hour."), entry(2, "Blood pressure targets.")])
