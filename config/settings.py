@@ -160,7 +160,7 @@ RETRIEVAL_CANDIDATES = int(os.environ.get("RETRIEVAL_CANDIDATES", "50"))
 # How the dense and lexical rankings are fused ("score": normalised score fusion, or "rrf") and the dense share of
 # the weight; chosen by measurement on a development split (bench/README.md, "Retrieval").
 RETRIEVAL_FUSION = os.environ.get("RETRIEVAL_FUSION", "score")
-RETRIEVAL_DENSE_WEIGHT = float(os.environ.get("RETRIEVAL_DENSE_WEIGHT", "0.3"))
+RETRIEVAL_DENSE_WEIGHT = float(os.environ.get("RETRIEVAL_DENSE_WEIGHT", "0.2"))
 # "" for none, "embedding:MODEL" (a second embedder re-scores), or a local cross-encoder folder on GPU hosts.
 RETRIEVAL_RERANKER = os.environ.get("RETRIEVAL_RERANKER", "")
 RETRIEVAL_RERANK_DEPTH = int(os.environ.get("RETRIEVAL_RERANK_DEPTH", "30"))
