@@ -17,13 +17,13 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ingestion.chunking import document_chunk
 from ingestion.embedding import Embedder, embedder_get
 from ingestion.index import chunk_vector_index
-from ingestion.leases import DocumentLease, LeaseLost, document_lease
+from ingestion.leases import DocumentBusy, DocumentLease, LeaseLost, document_lease
 from ingestion.models import Chunk, ChunkVector, Collection, Document
 from ingestion.parsing import document_parse
 from ingestion.structure import document_structure
@@ -396,3 +396,47 @@ def index_reconcile(*, embedder: Embedder | None = None) -> IndexReconciliation:
             ids = np.array(sorted(stored), dtype=np.int64)
             writer.add(ids=ids, vectors=np.stack([np.frombuffer(bytes(stored[i]), dtype=np.float32) for i in ids]))
     return IndexReconciliation(added=len(missing), removed=len(extra))
+
+
+def documents_embedded_with_other_model(*, embedder: Embedder | None = None) -> QuerySet[Document]:
+    """Indexed documents whose vectors come from another embedding model than the current one."""
+    embedder = embedder or embedder_get()
+    return Document.objects.filter(status=Document.Status.INDEXED).exclude(embedding_model=embedder.name)
+
+
+def documents_reembed(
+    *, embedder: Embedder | None = None, on_document: Callable[[Document], None] | None = None
+) -> int:
+    """Embed again with the current model every indexed document embedded with another, and index the vectors.
+
+    After EMBEDDING_MODEL changes, these documents are missing from the new model's index (each model has its own):
+    BM25 still finds them, dense search does not. Each stays searchable throughout; its vectors are stored, then
+    added to the index, and only then is the document marked as embedded with the new model, so a run killed midway
+    redoes at most one document. A document another run is ingesting is skipped: that run embeds it anew anyway.
+    """
+    embedder = embedder or embedder_get()
+    index = chunk_vector_index(embedder=embedder)
+    done = 0
+    for document in documents_embedded_with_other_model(embedder=embedder).order_by("id").iterator():
+        try:
+            with document_lease(document_id=document.id) as lease:
+                chunks = list(document.chunks.order_by("id"))
+                for chunk in chunks:
+                    chunk.document = document  # embedding_text reads the title; the document is at hand
+                vectors = embedder.embed_passages([chunk.embedding_text() for chunk in chunks])
+                lease.renew()
+                with transaction.atomic():
+                    for chunk, vector in zip(chunks, vectors, strict=True):
+                        ChunkVector.objects.update_or_create(chunk=chunk, defaults={"vector": vector.tobytes()})
+                if chunks:
+                    with index.updating() as writer:
+                        writer.add(ids=np.array([chunk.id for chunk in chunks], dtype=np.int64), vectors=vectors)
+                Document.objects.filter(id=document.id, status=Document.Status.INDEXED).update(
+                    embedding_model=embedder.name, updated_at=timezone.now()
+                )
+        except DocumentBusy:
+            continue
+        done += 1
+        if on_document is not None:
+            on_document(document)
+    return done

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from ingestion.leases import DocumentBusy, LeaseLost
 from ingestion.models import Document
-from ingestion.services import document_ingest, index_reconcile
+from ingestion.services import document_ingest, documents_embedded_with_other_model, index_reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +43,9 @@ def index_reconcile_on_start(**_: object) -> None:
     """A worker killed between two steps may have left the index and the database one step apart: repair first."""
     result = index_reconcile()
     logger.info("index reconciled on start: %d vectors added, %d removed", result.added, result.removed)
+    if stale := documents_embedded_with_other_model().count():
+        logger.warning(
+            "%d indexed document(s) were embedded with another model than EMBEDDING_MODEL: dense search misses them "
+            "until `manage.py reembed` runs",
+            stale,
+        )

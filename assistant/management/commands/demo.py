@@ -42,6 +42,8 @@ class Command(BaseCommand):
         sample_set_write(directory=folder)
         ingest_started = time.perf_counter()
         call_command("ingest", str(folder), collection=SAMPLE_COLLECTION, stdout=self.stdout)
+        # A data folder from before a change of EMBEDDING_MODEL: bring its documents into the new model's index.
+        call_command("reembed", stdout=self.stdout)
         ingest_s = time.perf_counter() - ingest_started
 
         self._heading("Starting the language model")
