@@ -23,17 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from ingestion.models import Collection, Document
 from ingestion.services import collection_delete, collection_get_or_create, document_ingest, document_register
 from retrieval.services import passages_retrieve
 
-# Each evaluated method name as the keyword arguments it passes to passages_retrieve. A new method is one more entry,
-# e.g. "hybrid+rerank": {"methods": ("dense", "lexical"), "reranker": "embedding:MODEL"}.
+# Each evaluated method name as the keyword arguments it passes to passages_retrieve; a new method is one more entry.
+# Only "hybrid+rerank" re-ranks, with the configured RETRIEVAL_RERANKER (None: the setting), so the others measure
+# retrieval alone whatever the setting says.
 RETRIEVAL_METHODS: dict[str, dict[str, Any]] = {
-    "bm25": {"methods": ("lexical",)},
-    "dense": {"methods": ("dense",)},
-    "hybrid": {"methods": ("dense", "lexical")},
+    "bm25": {"methods": ("lexical",), "reranker": ""},
+    "dense": {"methods": ("dense",), "reranker": ""},
+    "hybrid": {"methods": ("dense", "lexical"), "reranker": ""},
+    "hybrid+rerank": {"methods": ("dense", "lexical"), "reranker": None},
 }
 RECALL_CUTOFFS = (1, 5, 10)
 RANK_CUTOFF = 10  # MRR and nDCG are taken over the top 10 chunks
@@ -288,6 +291,8 @@ def method_evaluate(
     if not questions:
         raise EvaluationInputError("no questions to evaluate")
     options = RETRIEVAL_METHODS[method]
+    if options["reranker"] is None and not settings.RETRIEVAL_RERANKER.strip():
+        raise EvaluationInputError(f'"{method}" needs a reranker: set RETRIEVAL_RERANKER (e.g. embedding:MODEL)')
     depth = max(k, RANK_CUTOFF)
     cutoffs = sorted({*RECALL_CUTOFFS, k})
     collection_ids = [ingested.collection.id]

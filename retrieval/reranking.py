@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.language import language_of
+
 
 class Reranker(Protocol):
     name: str
@@ -49,8 +51,10 @@ class EmbeddingReranker:
         self._embedder = embedder_get(model_name=model_name)
 
     def scores(self, *, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
+        languages = self._embedder.languages
+        if not passages or (languages is not None and language_of(query) not in languages):
+            # An embedder that cannot read the question gives equal scores: the fused order stands.
+            return np.zeros(len(passages), dtype=np.float32)
         return self._embedder.embed_passages(list(passages)) @ self._embedder.embed_query(query)
 
 

@@ -126,6 +126,22 @@ def test_command_prints_one_line_per_method_and_leaves_nothing_behind(
 
 
 @pytest.mark.django_db
+def test_rerank_method_uses_the_configured_reranker_and_needs_one(tmp_path: Path, settings) -> None:
+    corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    arguments = {"corpus": str(corpus), "questions": str(questions), "methods": "hybrid,hybrid+rerank"}
+    settings.RETRIEVAL_RERANKER = ""
+    with pytest.raises(CommandError, match="set RETRIEVAL_RERANKER"):
+        call_command("evaluate_retrieval", **arguments)
+    settings.RETRIEVAL_RERANKER = "embedding:all-MiniLM-L6-v2"
+    out = StringIO()
+    call_command("evaluate_retrieval", **arguments, stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["method"] for line in lines] == ["hybrid", "hybrid+rerank"]
+    assert lines[1]["recall@10"] == 1.0
+
+
+@pytest.mark.django_db
 def test_k_adds_its_recall_and_limit_draws_questions(tmp_path: Path) -> None:
     corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
     questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)

@@ -94,6 +94,9 @@ def test_a_reranker_reorders_the_shortlist() -> None:
     assert result.passages[0].reranked and "antibiotics" in result.passages[0].chunk.text
     assert "rerank_ms" in result.timings_ms
     assert reranker_get(spec="none") is None
+    # MiniLM reads no Chinese: as a reranker it leaves a Chinese question's fused order as it was.
+    chinese = ["补液", "抗生素应在一小时内开始", "抗生素"]
+    assert rerank_order(reranker=reranker, query="何时开始使用抗生素", passages=chinese) == [0, 1, 2]
 
 
 def test_a_chinese_question_finds_the_english_guideline() -> None:

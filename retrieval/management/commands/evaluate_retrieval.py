@@ -39,6 +39,8 @@ def _methods_parse(value: str) -> list[str]:
     repeated = sorted({name for name in methods if methods.count(name) > 1})
     if repeated:
         raise CommandError(f"--methods lists {', '.join(repeated)} more than once")
+    if any(RETRIEVAL_METHODS[name]["reranker"] is None for name in methods) and not settings.RETRIEVAL_RERANKER.strip():
+        raise CommandError("hybrid+rerank needs a reranker: set RETRIEVAL_RERANKER (e.g. embedding:MODEL)")
     return methods
 
 
