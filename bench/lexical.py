@@ -1,6 +1,9 @@
 """BM25 kept up to date in place vs rebuilt on every change, on the NGC clinical guideline summaries.
 
-    python bench/lexical.py [--limit N] [--queries Q]
+    python bench/lexical.py [--limit N] [--queries Q] [--copies C]
+
+--copies C indexes every guideline C times as distinct documents, to measure at scale (12 copies: about a million
+chunks); the bm25s rebuild is then measured over the same chunks.
 
 Chunks: each guideline as Markdown (bench/datasets/ngc.py), cut into pieces of about 800 characters at paragraph
 boundaries (no Django, no database: this measures the index alone). Queries: the guidelines' titles, in a fixed
@@ -66,21 +69,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N guidelines (default: all 1,416)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--copies", type=int, default=1, help="index every guideline this many times, as distinct documents (scale)"
+    )
     args = parser.parse_args()
 
     entries: list[LexicalEntry] = []
     titles: list[str] = []
-    for document_id, guideline in enumerate(ngc_guidelines(limit=args.limit)):
-        titles.append(guideline.title)
-        for text in pieces(ngc_markdown(guideline=guideline)):
-            entries.append(LexicalEntry(len(entries), 1, document_id, text))
+    guidelines = list(ngc_guidelines(limit=args.limit))
+    for copy in range(args.copies):
+        for number, guideline in enumerate(guidelines):
+            titles.append(guideline.title)
+            for text in pieces(ngc_markdown(guideline=guideline)):
+                entries.append(LexicalEntry(len(entries), 1, copy * len(guidelines) + number, text))
     documents = len(titles)
     rng = random.Random(5)
     queries = rng.sample(titles, min(args.queries, len(titles)))
     permitted = rng.sample(range(documents), max(1, documents // 100))
     last_document = [e for e in entries if e.document_id == documents - 1]
     rest = [e for e in entries if e.document_id != documents - 1]
-    print(f"{documents} guidelines, {len(entries)} chunks, {len(queries)} queries; 1% share = {len(permitted)} docs")
+    copies = f"{args.copies} copies of each" if args.copies > 1 else "one copy of each"
+    print(f"{documents} guidelines ({copies}), {len(entries)} chunks, {len(queries)} queries; ", end="")
+    print(f"1% share = {len(permitted)} docs")
 
     # --- yiju: build everything but the last document, then add it, remove it and add it back.
     index = LexicalIndex()
