@@ -211,19 +211,13 @@ class LexicalIndex:
 
     @staticmethod
     def _allowed_rows(
-        segment: _Segment,
-        collection_ids: Iterable[int] | None,
-        document_ids: Iterable[int] | None,
-        *,
-        rows: np.ndarray | None = None,
+        segment: _Segment, collection_ids: Iterable[int] | None, document_ids: Iterable[int] | None
     ) -> np.ndarray:
-        """A mask of the live, permitted rows: over all the segment's rows, or over the given ones."""
-        selected = slice(None) if rows is None else rows
-        allowed = ~segment.dead[selected]
+        allowed = ~segment.dead
         if collection_ids is not None:
-            allowed &= np.isin(segment.collection_ids[selected], np.fromiter(collection_ids, dtype=np.int64))
+            allowed &= np.isin(segment.collection_ids, np.fromiter(collection_ids, dtype=np.int64))
         if document_ids is not None:
-            allowed &= np.isin(segment.document_ids[selected], np.fromiter(document_ids, dtype=np.int64))
+            allowed &= np.isin(segment.document_ids, np.fromiter(document_ids, dtype=np.int64))
         return allowed
 
     def search(
@@ -249,6 +243,10 @@ class LexicalIndex:
             document_frequency = {t: sum(int((~s.dead[s.postings(t)[0]]).sum()) for s in segments) for t in term_ids}
             candidates: list[tuple[np.ndarray, np.ndarray]] = []
             for segment in segments:
+                allowed = self._allowed_rows(segment, collection_ids, document_ids)
+                if not allowed.any():
+                    continue
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * segment.lengths / average_length)
                 scores = np.zeros(len(segment.chunk_ids), dtype=np.float32)
                 for term_id in term_ids:
                     rows, frequencies = segment.postings(term_id)
@@ -256,13 +254,9 @@ class LexicalIndex:
                         continue
                     df = document_frequency[term_id]
                     idf = math.log(1 + (live_total - df + 0.5) / (df + 0.5))
-                    norm = BM25_K1 * (1 - BM25_B + BM25_B * segment.lengths[rows] / average_length)
-                    scores[rows] += idf * frequencies * (BM25_K1 + 1) / (frequencies + norm)
-                # The filter applies to the chunks that matched, before the top k is taken: cheaper than masking
-                # every row of a large segment, and a small permitted share still gets its k.
-                matched = np.flatnonzero(scores)
-                matched = matched[self._allowed_rows(segment, collection_ids, document_ids, rows=matched)]
-                best = matched[_top(scores[matched], k)]
+                    scores[rows] += idf * frequencies * (BM25_K1 + 1) / (frequencies + norm[rows])
+                scores[~allowed] = 0
+                best = _top(scores, k)
                 candidates.append((segment.chunk_ids[best], scores[best]))
         if not candidates:
             return []
