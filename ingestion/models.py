@@ -98,6 +98,12 @@ class Document(models.Model):
         return {self.Status.QUEUED: 0, self.Status.PARSING: 5, self.Status.INDEXING: 95}.get(self.status, 10)
 
 
+def chunk_embedding_text(*, title: str, section_path: str, text: str) -> str:
+    """A chunk's text with its document title and section path in front: what the embedder and BM25 see."""
+    heading = " ".join(part for part in (title, section_path) if part)
+    return f"{heading}\n{text}" if heading else text
+
+
 class Chunk(models.Model):
     """A passage of one section of one document; its primary key is its id in the vector index."""
 
@@ -134,8 +140,7 @@ class Chunk(models.Model):
 
     def embedding_text(self) -> str:
         """What the embedder and BM25 see: the passage with the headings that give it meaning."""
-        heading = " ".join(part for part in (self.document.title, self.section_path) if part)
-        return f"{heading}\n{self.text}" if heading else self.text
+        return chunk_embedding_text(title=self.document.title, section_path=self.section_path, text=self.text)
 
 
 class ChunkVector(models.Model):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max
 
-from ingestion.models import Chunk, Document
+from ingestion.models import Chunk, Document, chunk_embedding_text
 
 
 def searchable_version() -> tuple:
@@ -31,9 +31,13 @@ def searchable_chunk_rows(*, document_ids: Iterable[int], batch_size: int = 2000
         .values_list("id", "collection_id", "document_id", "document__title", "section_path", "text")
     )
     for chunk_id, collection_id, document_id, title, section_path, text in rows.iterator(chunk_size=batch_size):
-        # The same text the embedder sees (Chunk.embedding_text), without loading each document's full text.
-        heading = " ".join(part for part in (title, section_path) if part)
-        yield chunk_id, collection_id, document_id, f"{heading}\n{text}" if heading else text
+        # The same text the embedder sees, without loading each document's full text.
+        yield (
+            chunk_id,
+            collection_id,
+            document_id,
+            chunk_embedding_text(title=title, section_path=section_path, text=text),
+        )
 
 
 def chunks_by_id(*, chunk_ids: Iterable[int]) -> dict[int, Chunk]:

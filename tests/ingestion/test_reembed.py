@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from io import StringIO
 
 import numpy as np
@@ -12,6 +13,7 @@ from ingestion.embedding import embedder_get
 from ingestion.leases import document_lease
 from ingestion.models import ChunkVector, Document
 from ingestion.services import collection_get_or_create, documents_embedded_with_other_model, documents_reembed
+from ingestion.tasks import index_reconcile_on_start
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
@@ -47,6 +49,20 @@ def test_a_model_change_is_caught_up_by_reembed(settings) -> None:
     out = StringIO()
     call_command("reembed", stdout=out)
     assert "every indexed document is embedded with use-multilingual-v3" in out.getvalue()
+
+
+def test_a_worker_starting_after_a_model_change_warns_until_reembed(settings, caplog) -> None:
+    settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+    ingest_bytes(name="sepsis.md", content=GUIDELINE, collection="guidelines")
+    settings.EMBEDDING_MODEL = "use-multilingual-v3"
+    with caplog.at_level(logging.WARNING, logger="ingestion.tasks"):
+        index_reconcile_on_start()
+    assert "1 indexed document(s) were embedded with another model" in caplog.text
+    documents_reembed()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ingestion.tasks"):
+        index_reconcile_on_start()
+    assert "embedded with another model" not in caplog.text
 
 
 def test_a_document_being_ingested_is_left_to_its_run(settings) -> None:
