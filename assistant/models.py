@@ -17,11 +17,19 @@ class Answer(models.Model):
     reasoning = models.TextField(blank=True, help_text="The model's reasoning, kept apart from the answer.")
     raw_reply = models.TextField(blank=True)
     grounded = models.BooleanField(default=False, help_text="False when the documents did not answer the question.")
+    verdict = models.CharField(
+        max_length=8, blank=True, help_text='For a yes/no question: "yes", "no" or "maybe" as the passages support.'
+    )
     passages = models.JSONField(default=list, help_text="Chunk ids given to the model, in prompt order ([n] = n-th).")
     citations = models.JSONField(default=list, help_text="Each cited passage once: document, section, pages.")
-    statements = models.JSONField(default=list, help_text="Each statement with its supporting passages and score.")
+    statements = models.JSONField(
+        default=list, help_text="Each statement: supported or not, its citations with the quote span and support score."
+    )
     invalid_citation_count = models.IntegerField(default=0, help_text="Markers naming no given passage.")
     unsupported_statement_count = models.IntegerField(default=0, help_text="Statements no passage supports.")
+    supported_share = models.FloatField(
+        null=True, blank=True, help_text="Supported statements / statements the model made; null if it made none."
+    )
     model = models.CharField(max_length=200, blank=True)
     timings = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
