@@ -5,7 +5,9 @@ underlying text is the VA/DoD Clinical Practice Guideline for Opioid Therapy for
 government publication. 1,097 extractive questions (SQuAD format) over 190 distinct passages in 5 guideline sections.
 
 Corpus: each distinct context is one document, `cpg-<n>` in order of first appearance, titled with its section.
-Questions: each qa's question, `cpgqa-<qa id>`, with its own context as the only gold document.
+Questions: each qa's question, `cpgqa-<qa id>`, with its own context as the only gold document, and its answer
+span as "answer" (every qa has exactly one; `manage.py evaluate_answers` looks for it in the answer text,
+`evaluate_retrieval` ignores it).
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ def cpgqa_evaluation_set(
             title = f"Opioid therapy guideline: {entry['title']}"
             corpus.append({"id": passage_ids[context], "title": title, "text": context})
         for qa in entry["paragraphs"]["qas"]:
-            questions.append({"id": f"cpgqa-{qa['id']}", "question": qa["question"], "gold": [passage_ids[context]]})
+            questions.append(
+                {
+                    "id": f"cpgqa-{qa['id']}",
+                    "question": qa["question"],
+                    "gold": [passage_ids[context]],
+                    "answer": qa["answers"][0]["text"].strip(),
+                }
+            )
     if limit is not None and limit < len(questions):
         chosen = set(random.Random(seed).sample(range(len(questions)), limit))
         questions = [question for index, question in enumerate(questions) if index in chosen]

@@ -7,7 +7,8 @@ statute corpus (data/corpus.jsonl, 55,348 articles) is not in the snapshot, so, 
 of gold articles of all 1,543 questions (1,445 articles from 133 laws and regulations).
 
 Corpus: one document per article, id and title = the article name. Questions: "问题" of the chosen split,
-id = query_id, gold = the names of its articles.
+id = query_id, gold = the names of its articles. No "answer" for `manage.py evaluate_answers`: the lawyers' answers
+are written in their own words, not spans of the articles.
 """
 
 from __future__ import annotations

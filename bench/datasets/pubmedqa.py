@@ -6,7 +6,9 @@ Only PQA-L is in the snapshot: 1,000 expert-labelled questions, each with the se
 unlabelled (PQA-U) and artificial (PQA-A) sets are not there, so distractors come from the other labelled abstracts.
 
 Corpus: an abstract is its CONTEXTS joined by blank lines, id = its PubMed id; the conclusion is left out (it is the
-answer). PubMedQA gives no article titles. Questions: QUESTION, id = the PubMed id, gold = that abstract.
+answer). PubMedQA gives no article titles. Questions: QUESTION, id = the PubMed id, gold = that abstract, and
+"label" = final_decision (yes/no/maybe, read by `manage.py evaluate_answers`). No "answer": the long answer is a
+conclusion written in other words, not a span an answer could contain.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ def pubmedqa_evaluation_set(
         if pubmed_id in in_corpus
     ]
     questions = [
-        {"id": pubmed_id, "question": labelled[pubmed_id]["QUESTION"], "gold": [pubmed_id]}
+        {
+            "id": pubmed_id,
+            "question": labelled[pubmed_id]["QUESTION"],
+            "gold": [pubmed_id],
+            "label": labelled[pubmed_id]["final_decision"],
+        }
         for pubmed_id in pubmed_ids
         if pubmed_id in asked_set
     ]
