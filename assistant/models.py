@@ -31,6 +31,7 @@ class Answer(models.Model):
         null=True, blank=True, help_text="Supported statements / statements the model made; null if it made none."
     )
     model = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True, help_text="Why generation failed, when it did (retrieval is kept).")
     timings = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,37 +1,88 @@
-"""Answer a question from the documents: retrieve, prompt, generate, separate reasoning, ground and cite."""
+"""Answer a question from the documents: retrieve, prompt, stream the reasoning and the answer, verify each statement
+against the passages it cites, and store the answer with its citations and timings.
+
+`answer_stream` yields AnswerEvents as the answer forms (the SSE page and the OpenAI-compatible endpoint relay them);
+`question_answer` runs it to the end and returns the stored Answer.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from assistant.citations import citations_resolve
-from assistant.grounding import answer_ground
-from assistant.llm.client import chat_model, llm_endpoint, reply_split
+from assistant.answer_format import DraftAnswer, DraftStatement, answer_parse, finished_statements, is_yes_no_question
+from assistant.events import AnswerEvent
+from assistant.llm.client import llm_endpoint
+from assistant.llm.generation import ReplyStats, reply_stream
 from assistant.models import Answer
-from assistant.prompting import NO_ANSWER_MARKER, answer_prompt
-from retrieval.language import language_of
+from assistant.prompting import answer_messages
+from assistant.verification import VerifiedStatement, statement_verify
+from ingestion.models import Chunk
+from retrieval.language import CJK, language_of
 from retrieval.services import passages_retrieve
+
+logger = logging.getLogger(__name__)
 
 NO_EVIDENCE_TEXT = {
     "en": "The documents do not answer this question.",
     "zh": "所选文档中没有找到能回答这个问题的依据。",
 }
+UNSUPPORTED_MARK = {"en": "(not supported by the documents)", "zh": "（文档不支持此句）"}
+CLOSEST_PASSAGES = 3
 
 
-def question_answer(
+def passage_dict(*, number: int, chunk: Chunk) -> dict:
+    return {
+        "number": number,
+        "chunk_id": chunk.id,
+        "document_id": chunk.document_id,
+        "document_title": chunk.document.title,
+        "section_path": chunk.section_path,
+        "page_start": chunk.page_start,
+        "page_end": chunk.page_end,
+    }
+
+
+def _statement_display(statement: VerifiedStatement, *, language: str) -> str:
+    """The statement as shown in the answer text: supported ones end with their [n] markers, others are flagged."""
+    body = statement.text.rstrip()
+    cjk = bool(CJK.search(body))
+    end = body[-1] if body and body[-1] in "。！？!?；;." else ""
+    body = body[: len(body) - len(end)] if end else body
+    if statement.supported:
+        tail = "".join(f"[{n}]" for n in dict.fromkeys(c.number for c in statement.citations))
+    else:
+        tail = UNSUPPORTED_MARK[language]
+    return f"{body}{'' if cjk else ' '}{tail}{end or ('。' if cjk else '.')}"
+
+
+def answer_text(*, statements: Sequence[VerifiedStatement], language: str) -> str:
+    shown = [s for s in statements if s.supported or settings.ANSWER_UNSUPPORTED == "mark"]
+    joiner = "" if language == "zh" else " "
+    return joiner.join(_statement_display(s, language=language) for s in shown)
+
+
+def _visible_text(draft: DraftAnswer, language: str) -> str:
+    """The statements' text as the model writes it, for the page to show before verification."""
+    return ("" if language == "zh" else " ").join(s.text for s in draft.statements if s.text)
+
+
+def answer_stream(
     *, question: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, k: int | None = None
-) -> Answer:
-    """A stored answer in which every statement cites a retrieved passage that supports it, or "no evidence"."""
+) -> Iterator[AnswerEvent]:
+    """The answer as it forms: retrieval, reasoning and answer deltas, each statement once verified, then done."""
     started = time.perf_counter()
     collection_ids = sorted(set(collection_ids))
     language = language_of(question)
     retrieval = passages_retrieve(query=question, collection_ids=collection_ids, k=k)
     chunks = [p.chunk for p in retrieval.passages]
-    timings: dict[str, float | int | None] = {key: round(value, 1) for key, value in retrieval.timings_ms.items()}
+    timings: dict[str, float | int | bool | None] = {
+        key: round(value, 1) for key, value in retrieval.timings_ms.items()
+    }
     answer = Answer(
         question=question,
         language=language,
@@ -39,35 +90,131 @@ def question_answer(
         passages=[c.id for c in chunks],
         text=NO_EVIDENCE_TEXT[language],
     )
+    yield AnswerEvent("retrieval", {
+        "passages": [passage_dict(number=n, chunk=c) for n, c in enumerate(chunks, start=1)],
+        "retrieval_ms": timings.get("retrieval_ms"),
+    })
 
+    verified: list[VerifiedStatement] = []
     if chunks:  # no passage at all: nothing to reason over, so the model is not asked to guess
         endpoint = llm_endpoint()
-        generation_started = time.perf_counter()
-        message = chat_model(endpoint=endpoint).invoke(answer_prompt(question=question, chunks=chunks))
-        timings["generation_ms"] = round((time.perf_counter() - generation_started) * 1000, 1)
-        usage = message.usage_metadata or {}
-        timings["input_tokens"] = usage.get("input_tokens")
-        timings["output_tokens"] = usage.get("output_tokens")
-        reply = reply_split(
-            content=str(message.content), reasoning_content=message.additional_kwargs.get("reasoning_content", "")
-        )
         answer.model = endpoint.model
-        answer.raw_reply = str(message.content)
-        answer.reasoning = reply.reasoning
-        if NO_ANSWER_MARKER not in reply.answer:
-            grounded = answer_ground(
-                answer=reply.answer, passages=chunks, threshold=settings.CITATION_SUPPORT_THRESHOLD
-            )
-            answer.statements = [s.as_dict() for s in grounded.statements]
-            answer.invalid_citation_count = grounded.invalid_citation_count
-            answer.unsupported_statement_count = len(grounded.statements) - len(grounded.supported)
-            if grounded.supported:
-                answer.grounded = True
-                answer.text = grounded.text
-                numbers = [n for statement in grounded.supported for n in statement.citations]
-                answer.citations = [c.as_dict() for c in citations_resolve(numbers=numbers, passages=chunks)]
+        stats = ReplyStats()
+        reasoning_parts: list[str] = []
+        reply = ""
+        shown = ""
+        threshold = settings.CITATION_SUPPORT_THRESHOLD
+        repeated = False
+        messages = answer_messages(
+            question=question, chunks=chunks, prompted_reasoning=settings.LLM_REASONING == "prompted"
+            and settings.LLM_REASONING_BUDGET > 0,
+        )
+        try:
+            for delta in reply_stream(
+                endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=settings.LLM_REASONING,
+                reasoning_budget=settings.LLM_REASONING_BUDGET,
+            ):
+                if delta.kind == "reasoning":
+                    reasoning_parts.append(delta.text)
+                    yield AnswerEvent("reasoning", {"delta": delta.text})
+                    continue
+                reply += delta.text
+                draft = answer_parse(reply, complete=False)
+                visible = _visible_text(draft, language)
+                if visible.startswith(shown) and len(visible) > len(shown):
+                    yield AnswerEvent("answer", {"delta": visible[len(shown):]})
+                    shown = visible
+                finished = finished_statements(draft)
+                if _repeats(finished):
+                    # Small models loop on a statement until the token limit; what follows adds nothing.
+                    repeated = True
+                    break
+                for index, statement in enumerate(finished[len(verified):], start=len(verified)):
+                    verified.append(statement_verify(index=index, draft=statement, passages=chunks,
+                                                     threshold=threshold))
+                    timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
+                    yield AnswerEvent("statement", verified[-1].as_dict())
+        except Exception as error:  # the server down, slow or refusing: the question and retrieval are kept
+            logger.exception("generation failed")
+            answer.error = f"{type(error).__name__}: {error}"[:1000]
+            yield AnswerEvent("error", {"message": _generation_error_message(language)})
+        draft = answer_parse(reply, complete=not repeated)
+        final = _unrepeated(finished_statements(draft)) if repeated else draft.statements
+        for index, statement in enumerate(final[len(verified):], start=len(verified)):
+            verified.append(statement_verify(index=index, draft=statement, passages=chunks, threshold=threshold))
+            timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
+            yield AnswerEvent("statement", verified[-1].as_dict())
+        answer.raw_reply = reply
+        answer.reasoning = "".join(reasoning_parts).strip()
+        generation_end = time.perf_counter()
+        timings.update({
+            "ttft_ms": round((stats.first_token_at - started) * 1000, 1) if stats.first_token_at else None,
+            "generation_ms": round((generation_end - stats.started) * 1000, 1),
+            "input_tokens": stats.input_tokens,
+            "reasoning_tokens": stats.reasoning_tokens,
+            "answer_tokens": stats.answer_tokens,
+            "reasoning_truncated": stats.reasoning_truncated,
+            "guided_json": stats.guided,
+            "llm_requests": stats.requests,
+            "stopped_repeating": repeated,
+        })
+        answer.invalid_citation_count = sum(s.invalid_citations for s in verified)
+        supported = [s for s in verified if s.supported]
+        answer.unsupported_statement_count = len(verified) - len(supported)
+        answer.supported_share = round(len(supported) / len(verified), 3) if verified else None
+        kept = verified if settings.ANSWER_UNSUPPORTED == "mark" else supported
+        answer.statements = [s.as_dict() for s in kept]
+        if supported:
+            answer.grounded = True
+            answer.verdict = draft.verdict if is_yes_no_question(question) else ""
+            answer.text = answer_text(statements=verified, language=language)
+            cited: dict[int, dict] = {}
+            for statement in supported:
+                for citation in statement.citations:
+                    cited.setdefault(citation.number, passage_dict(number=citation.number,
+                                                                  chunk=chunks[citation.number - 1]))
+            answer.citations = list(cited.values())
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     answer.timings = timings
     answer.save()
     answer.collections.set(collection_ids)
-    return answer
+    from assistant.serializers import AnswerSerializer  # the serializer imports services' neighbours
+
+    yield AnswerEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
+
+
+def _statement_key(statement: DraftStatement) -> str:
+    return "".join(ch for ch in statement.text.lower() if ch.isalnum())
+
+
+def _repeats(statements: Sequence[DraftStatement]) -> bool:
+    keys = [_statement_key(s) for s in statements]
+    return len(keys) != len(set(keys))
+
+
+def _unrepeated(statements: Sequence[DraftStatement]) -> list[DraftStatement]:
+    seen: set[str] = set()
+    kept = []
+    for statement in statements:
+        if _statement_key(statement) not in seen:
+            seen.add(_statement_key(statement))
+            kept.append(statement)
+    return kept
+
+
+def _generation_error_message(language: str) -> str:
+    if language == "zh":
+        return "模型服务暂时不可用或超时；已保存问题和检索到的段落，请稍后重试。"
+    return "The model server is unavailable or timed out; the question and the retrieved passages are kept. " \
+           "Please try again."
+
+
+def question_answer(
+    *, question: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, k: int | None = None
+) -> Answer:
+    """A stored answer in which every shown statement is checked against the passage it cites, or "no evidence"."""
+    answer_id = None
+    for event in answer_stream(question=question, collection_ids=collection_ids, user=user, k=k):
+        if event.kind == "done":
+            answer_id = event.data["answer_id"]
+    return Answer.objects.get(id=answer_id)

@@ -170,11 +170,24 @@ RETRIEVAL_RERANK_WEIGHT = float(os.environ.get("RETRIEVAL_RERANK_WEIGHT", "1.0")
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "EMPTY")
-# 0.6 is what DeepSeek-R1's authors recommend; the small local instruct model strays less when nearly greedy.
-LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.6" if LLM_BASE_URL else "0.1"))
-LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
 LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "300"))
 LOCAL_LLM_MODEL = os.environ.get("LOCAL_LLM_MODEL", "qwen2.5-coder-0.5b-instruct")
+# The small local model (started here, or shared through serve_llm) gets its own defaults; any other is taken for R1.
+LOCAL_LLM_IN_USE = not LLM_BASE_URL or LLM_MODEL == LOCAL_LLM_MODEL
+# 0.6 is what DeepSeek-R1's authors recommend; the small local instruct model strays less when nearly greedy.
+LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.1" if LOCAL_LLM_IN_USE else "0.6"))
+LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
+# How the model reasons (assistant/llm/generation.py): "native" (DeepSeek-R1; vLLM --reasoning-parser deepseek_r1),
+# "prompted" (asked to think first, for models without a reasoning mode: the local one) or "off".
+LLM_REASONING = os.environ.get("LLM_REASONING", "prompted" if LOCAL_LLM_IN_USE else "native")
+# Most reasoning tokens per answer, so latency targets can be met; 0 turns prompted reasoning off.
+LLM_REASONING_BUDGET = int(os.environ.get("LLM_REASONING_BUDGET", "96" if LOCAL_LLM_IN_USE else "1024"))
+# Pass the budget to vLLM as `thinking_token_budget` (needs the server started with --reasoning-config).
+LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") == "1"
+# Constrain the answer to the JSON schema (response_format); servers that refuse it are asked again without.
+LLM_GUIDED_JSON = os.environ.get("LLM_GUIDED_JSON", "1") == "1"
+# Statements no passage supports: "mark" keeps them in the answer, flagged; "remove" leaves them out of it.
+ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
 # A statement stands only where this share of its content terms is found in a passage it cites (or is matched to).
 CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.5"))
 

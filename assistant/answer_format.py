@@ -1,0 +1,166 @@
+"""The structured answer the model is asked for, and how its reply is read back.
+
+The model answers as JSON: a list of statements, each citing passages by number with a verbatim quote, and a verdict
+for yes/no questions. vLLM constrains decoding to ANSWER_SCHEMA (`response_format`); for servers without constrained
+decoding the same reply is read by a tolerant parser: JSON found anywhere in the text, even cut short, else prose with
+[n] markers, which becomes statements citing those passages without quotes (verification then locates the quote).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.utils.json import parse_partial_json
+
+VERDICTS = ("yes", "no", "maybe")
+NOT_APPLICABLE = "not_applicable"
+MAX_STATEMENTS = 8
+MAX_CITATIONS = 3
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "statements": {
+            "type": "array",
+            "maxItems": MAX_STATEMENTS,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "citations": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_CITATIONS,
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "passage": {"type": "integer", "minimum": 1},
+                                "quote": {"type": "string"},
+                            },
+                            "required": ["passage", "quote"],
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "required": ["text", "citations"],
+                "additionalProperties": False,
+            },
+        },
+        "verdict": {"type": "string", "enum": [*VERDICTS, NOT_APPLICABLE]},
+    },
+    "required": ["statements", "verdict"],
+    "additionalProperties": False,
+}
+
+
+def response_format() -> dict[str, Any]:
+    """OpenAI's `response_format` for ANSWER_SCHEMA, which vLLM turns into constrained decoding."""
+    return {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": ANSWER_SCHEMA, "strict": True}}
+
+
+@dataclass(frozen=True)
+class CitedQuote:
+    passage: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class DraftStatement:
+    """A statement as the model wrote it, before verification."""
+
+    text: str
+    citations: list[CitedQuote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DraftAnswer:
+    statements: list[DraftStatement]
+    verdict: str  # "yes" / "no" / "maybe", or "" when not a yes/no question or not given
+    complete: bool  # False while streaming: the last statement may still grow
+    parsed_as: str  # "json" or "prose"
+
+
+MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、;；]\s*\d+)*)\s*[\]】]")
+MARKERS = r"(?:\s*[\[【]\s*\d+(?:\s*[,，、;；]\s*\d+)*\s*[\]】])*"
+# A sentence runs to 。！？!?；; or a full stop before a space, and keeps the markers after it.
+SENTENCE = re.compile(rf".+?(?:[。！？!?；;]|\.(?=\s|$)|\n|$){MARKERS}", re.DOTALL)
+NO_ANSWER_PROSE = re.compile(r"\bNO_ANSWER\b")
+
+
+YES_NO_EN = re.compile(
+    r"^\s*(?:is|are|was|were|do|does|did|can|could|should|shall|will|would|has|have|had|may|might|must)\b", re.I
+)
+YES_NO_ZH = re.compile(r"吗[？?]?\s*$|是否|能否|可否|是不是|有没有|能不能|可不可以|会不会|要不要")
+
+
+def is_yes_no_question(question: str) -> bool:
+    """Whether a verdict applies: "Is/Does/Should ...?" in English, 吗/是否/能否... in Chinese."""
+    return bool(YES_NO_EN.match(question) or YES_NO_ZH.search(question))
+
+
+def _json_object_text(text: str) -> str | None:
+    start = text.find("{")
+    return text[start:] if start >= 0 else None
+
+
+def _statement_from(raw: Any) -> DraftStatement | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+        return None
+    citations = []
+    for cited in raw.get("citations") or []:
+        if isinstance(cited, dict):
+            number = cited.get("passage")
+            if isinstance(number, str) and number.strip().isdigit():
+                number = int(number)
+            if isinstance(number, int) and not isinstance(number, bool):
+                quote = cited.get("quote")
+                citations.append(CitedQuote(passage=number, quote=quote if isinstance(quote, str) else ""))
+    return DraftStatement(text=raw["text"].strip(), citations=citations)
+
+
+def _verdict_from(value: Any) -> str:
+    return value.strip().lower() if isinstance(value, str) and value.strip().lower() in VERDICTS else ""
+
+
+def prose_statements(text: str) -> list[DraftStatement]:
+    """Sentences of a prose reply, each citing the passages its [n] markers name (no quotes)."""
+    statements = []
+    for match in SENTENCE.finditer(text):
+        raw = match.group(0)
+        body = re.sub(r"\s+([。，,；;！？!?.])", r"\1", MARKER.sub("", raw)).strip()
+        if not body:
+            continue
+        numbers = [int(n) for m in MARKER.finditer(raw) for n in re.split(r"\s*[,，、;；]\s*", m.group(1))]
+        statements.append(DraftStatement(text=body, citations=[CitedQuote(n, "") for n in dict.fromkeys(numbers)]))
+    return statements
+
+
+def answer_parse(text: str, *, complete: bool = True) -> DraftAnswer:
+    """The model's reply as statements: JSON (whole, partial, or wrapped in prose or a code fence), else prose."""
+    body = _json_object_text(text)
+    if body is not None:
+        candidate: Any = None
+        if complete:
+            try:
+                candidate, _ = json.JSONDecoder().raw_decode(body)
+            except json.JSONDecodeError:
+                candidate = None
+        if candidate is None:
+            candidate = parse_partial_json(body.strip().removesuffix("```").strip())
+        if isinstance(candidate, dict) and ("statements" in candidate or not complete):
+            raw_statements = candidate.get("statements") or []
+            statements = [s for s in (_statement_from(r) for r in raw_statements) if s is not None]
+            return DraftAnswer(statements, _verdict_from(candidate.get("verdict")), complete, "json")
+        if not complete:
+            return DraftAnswer([], "", False, "json")
+    if NO_ANSWER_PROSE.search(text):
+        return DraftAnswer([], "", complete, "prose")
+    return DraftAnswer(prose_statements(text), "", complete, "prose")
+
+
+def finished_statements(draft: DraftAnswer) -> list[DraftStatement]:
+    """The statements that can no longer change: all of them once the reply is complete, else all but the last."""
+    return draft.statements if draft.complete else draft.statements[:-1]
