@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from assistant.answer_format import DraftAnswer, DraftStatement, answer_parse, finished_statements, is_yes_no_question
 from assistant.events import AnswerEvent
 from assistant.llm.client import llm_endpoint
-from assistant.llm.generation import ReplyStats, reply_stream
+from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
 from assistant.models import Answer
 from assistant.prompting import answer_messages
 from assistant.verification import VerifiedStatement, statement_verify
@@ -105,14 +105,14 @@ def answer_stream(
         shown = ""
         threshold = settings.CITATION_SUPPORT_THRESHOLD
         repeated = False
+        reasoning_mode, reasoning_budget = reasoning_plan(endpoint=endpoint)
         messages = answer_messages(
-            question=question, chunks=chunks, prompted_reasoning=settings.LLM_REASONING == "prompted"
-            and settings.LLM_REASONING_BUDGET > 0,
+            question=question, chunks=chunks, prompted_reasoning=reasoning_mode == "prompted" and reasoning_budget > 0
         )
         try:
             for delta in reply_stream(
-                endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=settings.LLM_REASONING,
-                reasoning_budget=settings.LLM_REASONING_BUDGET,
+                endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
+                reasoning_budget=reasoning_budget,
             ):
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)

@@ -178,10 +178,12 @@ LOCAL_LLM_IN_USE = not LLM_BASE_URL or LLM_MODEL == LOCAL_LLM_MODEL
 LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.1" if LOCAL_LLM_IN_USE else "0.6"))
 LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
 # How the model reasons (assistant/llm/generation.py): "native" (DeepSeek-R1; vLLM --reasoning-parser deepseek_r1),
-# "prompted" (asked to think first, for models without a reasoning mode: the local one) or "off".
-LLM_REASONING = os.environ.get("LLM_REASONING", "prompted" if LOCAL_LLM_IN_USE else "native")
-# Most reasoning tokens per answer, so latency targets can be met; 0 turns prompted reasoning off.
-LLM_REASONING_BUDGET = int(os.environ.get("LLM_REASONING_BUDGET", "96" if LOCAL_LLM_IN_USE else "1024"))
+# "prompted" (asked to think first, for models without a reasoning mode) or "off"; "auto": prompted for the local
+# model, native for any other.
+LLM_REASONING = os.environ.get("LLM_REASONING", "auto")
+# Most reasoning tokens per answer, so latency targets can be met (0: prompted reasoning off); unset: 96 for the
+# local model (about 5 s here), 1024 for R1.
+LLM_REASONING_BUDGET = int(os.environ["LLM_REASONING_BUDGET"]) if os.environ.get("LLM_REASONING_BUDGET") else None
 # Pass the budget to vLLM as `thinking_token_budget` (needs the server started with --reasoning-config).
 LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") == "1"
 # Constrain the answer to the JSON schema (response_format); servers that refuse it are asked again without.

@@ -190,6 +190,19 @@ def _answer_stream_unguided(
     yield from splitter.flush()
 
 
+LOCAL_REASONING_BUDGET, R1_REASONING_BUDGET = 96, 1024
+
+
+def reasoning_plan(*, endpoint: LlmEndpoint) -> tuple[str, int]:
+    """(mode, budget) from the settings, "auto" and an unset budget resolved by which model answers."""
+    local = endpoint.model == settings.LOCAL_LLM_MODEL
+    mode = settings.LLM_REASONING if settings.LLM_REASONING != "auto" else ("prompted" if local else "native")
+    budget = settings.LLM_REASONING_BUDGET
+    if budget is None:
+        budget = LOCAL_REASONING_BUDGET if local else R1_REASONING_BUDGET
+    return mode, budget
+
+
 CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 
