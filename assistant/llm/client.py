@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -12,8 +11,6 @@ from typing import Any
 from django.conf import settings
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
-
-THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
 def _reasoning_of(message: dict[str, Any] | None) -> str:
@@ -51,26 +48,6 @@ class ReasoningChatOpenAI(ChatOpenAI):
 class LlmEndpoint:
     base_url: str
     model: str
-
-
-@dataclass(frozen=True)
-class SplitReply:
-    reasoning: str
-    answer: str
-
-
-def reply_split(*, content: str, reasoning_content: str = "") -> SplitReply:
-    """Separate the model's reasoning from its answer: the server's field, else <think> blocks in the text."""
-    reasoning_parts = [reasoning_content.strip()] if reasoning_content.strip() else []
-    answer = content
-    if "</think>" in answer:
-        # R1's chat template opens <think> itself, so the reply may hold only the closing tag.
-        head, _, answer = answer.rpartition("</think>")
-        reasoning_parts.append(head.replace("<think>", "").strip())
-    else:
-        reasoning_parts.extend(m.strip() for m in THINK_BLOCK.findall(answer))
-        answer = THINK_BLOCK.sub("", answer)
-    return SplitReply(reasoning="\n\n".join(p for p in reasoning_parts if p), answer=answer.strip())
 
 
 _local_server_lock = threading.Lock()
