@@ -30,11 +30,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.db import connections
 
 from assistant.llm.client import llm_endpoint
 from assistant.models import Answer
@@ -306,11 +308,14 @@ def answers_evaluate(
     questions: Sequence[AnswerQuestion],
     k: int | None = None,
     on_outcome: Callable[[AnswerOutcome], object] | None = None,
+    concurrency: int = 1,
 ) -> list[AnswerOutcome]:
-    """Ask each question of the ingested corpus in turn; on_outcome sees each outcome as it comes (progress, files).
+    """Ask each question of the ingested corpus; on_outcome sees each outcome as it comes (progress, files).
 
     What is built once is built before the first question, untimed: the model server (a local vLLM starts on first
     use) and the BM25 index of the corpus. Each Answer row is deleted once read, so the evaluation leaves none.
+    With `concurrency` > 1 that many questions are in flight at once (the server batches them): the quality figures
+    are the same kind, but each answer's latency is then that of a loaded server.
     """
     if not questions:
         raise EvaluationInputError("no questions to evaluate")
@@ -318,14 +323,28 @@ def answers_evaluate(
     llm_endpoint()
     passages_retrieve(query=questions[0].question, collection_ids=collection_ids, k=k)
     corpus_ids_of = corpus_ids_by_document(ingested=ingested)
-    outcomes = []
-    for question in questions:
-        answer = question_answer(question=question.question, collection_ids=collection_ids, k=k)
+
+    def evaluate(question: AnswerQuestion) -> AnswerOutcome:
         try:
-            outcome = answer_outcome(question=question, answer=answer, corpus_ids_of=corpus_ids_of)
+            answer = question_answer(question=question.question, collection_ids=collection_ids, k=k)
+            try:
+                return answer_outcome(question=question, answer=answer, corpus_ids_of=corpus_ids_of)
+            finally:
+                answer.delete()
         finally:
-            answer.delete()
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+            if concurrency > 1:
+                connections.close_all()  # each worker thread has its own database connection
+
+    outcomes: list[AnswerOutcome] = []
+    if concurrency <= 1:
+        for question in questions:
+            outcomes.append(evaluate(question))
+            if on_outcome is not None:
+                on_outcome(outcomes[-1])
+        return outcomes
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for outcome in pool.map(evaluate, questions):  # in question order
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
     return outcomes

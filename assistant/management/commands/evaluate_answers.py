@@ -40,6 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="Evaluate N questions drawn at random.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the --limit draw.")
         parser.add_argument("--k", type=int, default=None, help="Passages given to the model (default: setting).")
+        parser.add_argument(
+            "--concurrency", type=int, default=1,
+            help="Questions in flight at once (default 1; more is faster, but latency is then under load).",
+        )
         parser.add_argument("--output", type=Path, default=None, help="Write one JSON line per question here.")
 
     def handle(
@@ -86,7 +90,10 @@ class Command(BaseCommand):
                         f"{len(ingested.failed)} corpus document(s) failed to ingest (e.g. {first_id}: {reason})"
                     )
                 progress = _Progress(total=len(asked), stderr=None if quiet else self.stderr, output=output_file)
-                outcomes = answers_evaluate(ingested=ingested, questions=asked, k=k, on_outcome=progress.record)
+                outcomes = answers_evaluate(
+                    ingested=ingested, questions=asked, k=k, on_outcome=progress.record,
+                    concurrency=options["concurrency"],
+                )
                 diagnostics = answer_diagnostics(outcomes=outcomes, ingested=ingested)
         except EvaluationInputError as error:
             raise CommandError(str(error)) from error
