@@ -190,8 +190,9 @@ LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") ==
 LLM_GUIDED_JSON = os.environ.get("LLM_GUIDED_JSON", "1") == "1"
 # Statements no passage supports: "mark" keeps them in the answer, flagged; "remove" leaves them out of it.
 ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
-# A statement stands only where this share of its content terms is found in a passage it cites (or is matched to).
-CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.5"))
+# A citation holds where assistant/support.py scores the statement against the quoted sentences at least this; 0.40
+# is calibrated on cpgQA, PubMedQA and LeCoQA pairs by bench/support_calibration.py (bench/README.md).
+CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.40"))
 
 LOGGING = {
     "version": 1,
