@@ -3,8 +3,8 @@ the statement by a measured score at or above the calibrated threshold.
 
 A quote is found when it occurs in the passage after normalising width, case, whitespace and quotation marks (an
 ellipsis may join pieces found in order); otherwise the sentence of the passage that best supports the statement is
-taken as the quote and the citation says the model's quote was not found. Support is measured on the sentences
-around the quote, not the whole passage, so a long passage cannot lend support it does not give where it is cited.
+taken as the quote and the citation says the model's quote was not found. Support is measured on the whole passage,
+as the threshold was calibrated.
 A statement whose citations fail may still stand on another passage that supports it ("matched"), which keeps small
 models' right answers with wrong numbers; a statement no passage supports is unsupported.
 """
@@ -90,12 +90,6 @@ def _trimmed(text: str, span: Span) -> Span:
     return Span(start, end)
 
 
-def evidence_around(*, passage: str, span: Span) -> Span:
-    """The whole sentences the span touches."""
-    touched = [s for s in sentence_spans(passage) if s.start < span.end and span.start < s.end]
-    return Span(touched[0].start, touched[-1].end) if touched else span
-
-
 def best_evidence(*, statement: str, passage: str) -> tuple[Span, float]:
     """The sentence, or pair of adjacent sentences, of the passage that best supports the statement."""
     sentences = sentence_spans(passage)
@@ -154,13 +148,17 @@ def _citation(*, number: int, chunk: Chunk, span: Span, found: bool, support: fl
 
 
 def citation_check(*, statement: str, quote: str, number: int, chunk: Chunk) -> VerifiedCitation:
-    """The citation with its quote located (or replaced by the best sentence) and its support measured."""
+    """The citation with its quote located (or replaced by the best sentences) and its support measured.
+
+    Support is scored on the whole passage, as the threshold was calibrated (bench/support_calibration.py): scoring
+    the best sentence window measured worse there, letting negation flips through from a neighbouring sentence. The
+    window only chooses the quote shown when the model's own quote is not in the passage.
+    """
+    support = support_score(statement=statement, evidence=chunk.text)
     located = quote_locate(quote=quote, passage=chunk.text) if quote.strip() else None
     if located is not None:
-        evidence = evidence_around(passage=chunk.text, span=located)
-        support = support_score(statement=statement, evidence=chunk.text[evidence.start : evidence.end])
         return _citation(number=number, chunk=chunk, span=located, found=True, support=support)
-    span, support = best_evidence(statement=statement, passage=chunk.text)
+    span, _ = best_evidence(statement=statement, passage=chunk.text)
     return _citation(number=number, chunk=chunk, span=span, found=False, support=support)
 
 
