@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.models import Answer
+from ingestion.models import Chunk
 from retrieval.language import language_of
 
 
@@ -21,17 +22,34 @@ def citation_label(citation: dict) -> str:
 
 def answer_as_text(answer: Answer) -> str:
     lines = [f"Q: {answer.question}", "", answer.text, ""]
-    if answer.citations:
-        lines.append("Sources:")
-        lines.extend(f"  [{c['number']}] {citation_label(c)}" for c in answer.citations)
+    if answer.grounded:
+        lines.append("Statements and their grounds:")
+        for statement in answer.statements:
+            flag = "ok" if statement["supported"] else "NOT SUPPORTED"
+            lines.append(f"  - [{flag}, support {statement['support']:.2f}] {statement['text']}")
+            for citation in statement["citations"]:
+                found = "" if citation["quote_found"] else " (the model's quote was not in the passage; best match)"
+                lines.append(f"      [{citation['number']}] {citation_label(citation)}: \"{citation['quote']}\"{found}")
+        if answer.supported_share is not None:
+            lines.append(f"  supported statements: {answer.supported_share:.0%}")
     else:
-        lines.append("Sources: none (the answer is not grounded in the documents)")
+        lines.append("Sources: none (the documents do not answer this). Closest passages:")
+        chunks = {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=answer.passages[:3])}
+        for number, chunk_id in enumerate(answer.passages[:3], start=1):
+            if chunk_id in chunks:
+                chunk = chunks[chunk_id]
+                label = citation_label({"document_title": chunk.document.title, "section_path": chunk.section_path,
+                                        "page_start": chunk.page_start, "page_end": chunk.page_end})
+                lines.append(f"  [{number}] {label}")
     if answer.invalid_citation_count:
         lines.append(f"  ({answer.invalid_citation_count} citation(s) naming no given passage removed)")
+    if answer.error:
+        lines.append(f"  (generation failed: {answer.error})")
     if answer.reasoning:
         lines += ["", "Reasoning (shown apart, not part of the answer):", *("  | " + r for r in
                                                                           answer.reasoning.splitlines())]
-    timings = answer.timings
-    lines += ["", f"[{answer.model or 'no model called'}] retrieval {timings.get('retrieval_ms')} ms, "
-                  f"generation {timings.get('generation_ms', '-')} ms, total {timings.get('total_ms')} ms"]
+    t = answer.timings
+    lines += ["", f"[{answer.model or 'no model called'}] retrieval {t.get('retrieval_ms')} ms, first token "
+                  f"{t.get('ttft_ms', '-')} ms, reasoning {t.get('reasoning_tokens', '-')} tokens, answer "
+                  f"{t.get('answer_tokens', '-')} tokens, total {t.get('total_ms')} ms"]
     return "\n".join(lines)
