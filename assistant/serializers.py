@@ -3,7 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from assistant.models import Answer
-from ingestion.models import Collection
+from ingestion.models import Chunk, Collection
+
+CLOSEST_PASSAGE_COUNT = 3
 
 
 class AskSerializer(serializers.Serializer):
@@ -22,9 +24,36 @@ class AskSerializer(serializers.Serializer):
         return ids
 
 
+def passage_dicts(*, chunk_ids: list[int]) -> list[dict]:
+    """Passage dicts (number = 1-based prompt order) for the given chunks; a chunk deleted since is left out."""
+    chunks = {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=chunk_ids)}
+    return [
+        {
+            "number": number,
+            "chunk_id": chunk.id,
+            "document_id": chunk.document_id,
+            "document_title": chunk.document.title,
+            "section_path": chunk.section_path,
+            "page_start": chunk.page_start,
+            "page_end": chunk.page_end,
+        }
+        for number, chunk in ((n, chunks.get(i)) for n, i in enumerate(chunk_ids, start=1))
+        if chunk is not None
+    ]
+
+
 class AnswerSerializer(serializers.ModelSerializer):
+    closest_passages = serializers.SerializerMethodField(
+        help_text="When the documents do not answer the question: the closest passages found, else []."
+    )
+
     class Meta:
         model = Answer
-        fields = ["id", "question", "language", "text", "grounded", "citations", "statements",
-                  "invalid_citation_count", "unsupported_statement_count", "reasoning", "model", "timings",
-                  "created_at"]
+        fields = ["id", "question", "language", "text", "grounded", "verdict", "supported_share", "citations",
+                  "statements", "closest_passages", "invalid_citation_count", "unsupported_statement_count",
+                  "reasoning", "model", "timings", "created_at"]
+
+    def get_closest_passages(self, answer: Answer) -> list[dict]:
+        if answer.grounded:
+            return []
+        return passage_dicts(chunk_ids=list(answer.passages[:CLOSEST_PASSAGE_COUNT]))

@@ -6,6 +6,7 @@ app_name = "assistant"
 
 urlpatterns = [
     path("", views.ask, name="ask"),
+    path("answers/stream/", views.answer_stream_events, name="answer-stream"),
     path("answers/<int:answer_id>/", views.answer_detail, name="answer"),
     path("passages/<int:chunk_id>/", views.passage_detail, name="passage"),
     path("api/answers/", api.AnswerCreateApi.as_view(), name="api-answer-create"),
