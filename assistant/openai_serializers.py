@@ -1,0 +1,158 @@
+"""The OpenAI chat-completions shapes: the request read, the completion and its chunks written from an answer."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from retrieval.language import CJK
+
+YIJU_MODEL = "yiju"  # the model name that asks the sets listed in the request's "collections" (or every set)
+CLOSING_PUNCTUATION = "。！？!?；;."
+
+
+class ChatMessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    # A string, or OpenAI's list of content parts ({"type": "text", "text": ...}); other parts are ignored.
+    content = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_content(self, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            return "\n".join(
+                part.get("text", "") for part in value if isinstance(part, dict) and part.get("type") == "text"
+            )
+        raise serializers.ValidationError("Content must be a string or a list of content parts.")
+
+
+class ChatCompletionRequestSerializer(serializers.Serializer):
+    """The fields Yiju reads; OpenAI's others (temperature, max_tokens, ...) are accepted and ignored."""
+
+    model = serializers.CharField(help_text=f"A document set's name, or {YIJU_MODEL!r} with `collections`.")
+    messages = ChatMessageSerializer(many=True, allow_empty=False)
+    stream = serializers.BooleanField(default=False)
+    collections = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=False,
+        help_text=f"Document set names, with model {YIJU_MODEL!r}.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        questions = [m["content"].strip() for m in attrs["messages"] if m["role"] == "user" and m["content"].strip()]
+        if not questions:
+            raise serializers.ValidationError({"messages": "No user message with text to answer."})
+        if len(questions[-1]) > 2000:
+            raise serializers.ValidationError({"messages": "The last user message is over 2000 characters."})
+        attrs["question"] = questions[-1]
+        return attrs
+
+
+def citations_with_quotes(*, answer: dict) -> list[dict]:
+    """Each cited passage once (document, section, pages) with the quotes the statements took from it."""
+    quotes_of_number: dict[int, list[dict]] = {}
+    for statement in answer.get("statements") or []:
+        for cited in statement.get("citations") or []:
+            if isinstance(cited, dict) and cited.get("quote"):
+                quotes_of_number.setdefault(cited["number"], []).append(
+                    {
+                        "statement_index": statement.get("index"),
+                        "quote": cited["quote"],
+                        "quote_start": cited.get("quote_start"),
+                        "quote_end": cited.get("quote_end"),
+                        "quote_found": cited.get("quote_found"),
+                        "support": cited.get("support"),
+                    }
+                )
+    return [{**citation, "quotes": quotes_of_number.get(citation["number"], [])}
+            for citation in answer.get("citations") or []]
+
+
+def yiju_metadata(*, answer: dict) -> dict:
+    """What OpenAI's shape has no place for: the stored answer, its grounding, statements and timings."""
+    return {
+        "answer_id": answer["id"],
+        "text": answer["text"],
+        "grounded": answer["grounded"],
+        "verdict": answer.get("verdict", ""),
+        "supported_share": answer.get("supported_share"),
+        "unsupported_statement_count": answer.get("unsupported_statement_count"),
+        "invalid_citation_count": answer.get("invalid_citation_count"),
+        "statements": answer.get("statements") or [],
+        "closest_passages": answer.get("closest_passages") or [],
+        "timings": answer.get("timings") or {},
+        "model": answer.get("model", ""),
+    }
+
+
+def usage_from_timings(*, timings: dict) -> dict | None:
+    """OpenAI's usage from the answer's token counts; None when the answer has none (the model was not asked)."""
+    reasoning_tokens = timings.get("reasoning_tokens")
+    answer_tokens = timings.get("answer_tokens")
+    completion_tokens = (reasoning_tokens or 0) + (answer_tokens or 0)
+    if reasoning_tokens is None and answer_tokens is None:
+        completion_tokens = timings.get("output_tokens")
+    prompt_tokens = timings.get("input_tokens", timings.get("prompt_tokens"))
+    if completion_tokens is None and prompt_tokens is None:
+        return None
+    usage = {
+        "prompt_tokens": prompt_tokens or 0,
+        "completion_tokens": completion_tokens or 0,
+        "total_tokens": (prompt_tokens or 0) + (completion_tokens or 0),
+    }
+    if reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
+
+
+def chat_completion(*, answer: dict, model: str, created: int) -> dict:
+    """A `chat.completion` whose content is the answer with [n] markers; citations and `yiju` alongside."""
+    return {
+        "id": f"chatcmpl-yiju-{answer['id']}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer["text"],
+                            "reasoning_content": answer.get("reasoning") or ""},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage_from_timings(timings=answer.get("timings") or {}),
+        "citations": citations_with_quotes(answer=answer),
+        "yiju": yiju_metadata(answer=answer),
+    }
+
+
+def chat_completion_chunk(
+    *, completion_id: str, model: str, created: int, delta: dict, finish_reason: str | None = None, **extra: object
+) -> dict:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        **extra,
+    }
+
+
+def statement_display(*, statement: dict, language: str, unsupported_mark: str) -> str:
+    """A statement as the stored answer text writes it: [n] markers (or the unsupported mark) before its end."""
+    body = statement["text"].rstrip()
+    cjk = bool(CJK.search(body))
+    end = body[-1] if body and body[-1] in CLOSING_PUNCTUATION else ""
+    body = body[: len(body) - len(end)] if end else body
+    if statement.get("supported"):
+        numbers = dict.fromkeys(c["number"] for c in statement.get("citations") or [] if isinstance(c, dict))
+        tail = "".join(f"[{n}]" for n in numbers)
+    else:
+        tail = unsupported_mark
+    return f"{body}{'' if cjk else ' '}{tail}{end or ('。' if cjk else '.')}"
+
+
+def openai_error(*, message: str, error_type: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
