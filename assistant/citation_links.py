@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from assistant.services import CLOSING_PUNCTUATION
 from retrieval.language import CJK
 
 QUOTE_SPAN = re.compile(r"^(\d+)-(\d+)$")
 MAX_QUOTE_SPANS = 20  # a link names a handful of spans; more is not a citation
-CLOSING_PUNCTUATION = "。！？!?；;."
 
 
 def citation_url(*, citation: dict) -> str:

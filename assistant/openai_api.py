@@ -40,7 +40,6 @@ from assistant.openai_serializers import (
     chat_completion_chunk,
     citations_with_quotes,
     openai_error,
-    statement_display,
     usage_from_timings,
     yiju_metadata,
 )
@@ -153,7 +152,6 @@ def completion_chunk_frames(
     language = language_of(question)
     joiner = "" if language == "zh" else " "
     show_unsupported = settings.ANSWER_UNSUPPORTED == "mark"
-    unsupported_mark = services.UNSUPPORTED_MARK[language]
 
     def chunk(delta: dict, finish_reason: str | None = None, **extra: object) -> str:
         return _data_frame(chat_completion_chunk(completion_id=completion_id, model=model, created=created,
@@ -172,7 +170,7 @@ def completion_chunk_frames(
             if event.kind == "reasoning" and event.data.get("delta"):
                 yield chunk({"reasoning_content": event.data["delta"]})
             elif event.kind == "statement":
-                shown = statement_display(statement=event.data, language=language, unsupported_mark=unsupported_mark)
+                shown = services.statement_display(statement=event.data, language=language)
                 if event.data.get("supported"):
                     yield content([*held_back, shown])
                     content_sent, held_back = True, []

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from retrieval.language import CJK
-
 YIJU_MODEL = "yiju"  # the model name that asks the sets listed in the request's "collections" (or every set)
-CLOSING_PUNCTUATION = "。！？!?；;."
 
 
 class ChatMessageSerializer(serializers.Serializer):
@@ -137,20 +134,6 @@ def chat_completion_chunk(
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         **extra,
     }
-
-
-def statement_display(*, statement: dict, language: str, unsupported_mark: str) -> str:
-    """A statement as the stored answer text writes it: [n] markers (or the unsupported mark) before its end."""
-    body = statement["text"].rstrip()
-    cjk = bool(CJK.search(body))
-    end = body[-1] if body and body[-1] in CLOSING_PUNCTUATION else ""
-    body = body[: len(body) - len(end)] if end else body
-    if statement.get("supported"):
-        numbers = dict.fromkeys(c["number"] for c in statement.get("citations") or [] if isinstance(c, dict))
-        tail = "".join(f"[{n}]" for n in numbers)
-    else:
-        tail = unsupported_mark
-    return f"{body}{'' if cjk else ' '}{tail}{end or ('。' if cjk else '.')}"
 
 
 def openai_error(*, message: str, error_type: str = "invalid_request_error", code: str | None = None,

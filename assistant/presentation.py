@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from assistant.models import Answer
-from ingestion.models import Chunk
+from assistant.serializers import passage_dicts
+from assistant.services import CLOSEST_PASSAGES
 from retrieval.language import language_of
 
 
@@ -34,13 +35,8 @@ def answer_as_text(answer: Answer) -> str:
             lines.append(f"  supported statements: {answer.supported_share:.0%}")
     else:
         lines.append("Sources: none (the documents do not answer this). Closest passages:")
-        chunks = {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=answer.passages[:3])}
-        for number, chunk_id in enumerate(answer.passages[:3], start=1):
-            if chunk_id in chunks:
-                chunk = chunks[chunk_id]
-                label = citation_label({"document_title": chunk.document.title, "section_path": chunk.section_path,
-                                        "page_start": chunk.page_start, "page_end": chunk.page_end})
-                lines.append(f"  [{number}] {label}")
+        for passage in passage_dicts(chunk_ids=list(answer.passages[:CLOSEST_PASSAGES])):
+            lines.append(f"  [{passage['number']}] {citation_label(passage)}")
     if answer.invalid_citation_count:
         lines.append(f"  ({answer.invalid_citation_count} citation(s) naming no given passage removed)")
     if answer.error:

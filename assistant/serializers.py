@@ -3,9 +3,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from assistant.models import Answer
+from assistant.services import CLOSEST_PASSAGES, passage_dict
 from ingestion.models import Chunk, Collection
-
-CLOSEST_PASSAGE_COUNT = 3
 
 
 class AskSerializer(serializers.Serializer):
@@ -27,19 +26,7 @@ class AskSerializer(serializers.Serializer):
 def passage_dicts(*, chunk_ids: list[int]) -> list[dict]:
     """Passage dicts (number = 1-based prompt order) for the given chunks; a chunk deleted since is left out."""
     chunks = {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=chunk_ids)}
-    return [
-        {
-            "number": number,
-            "chunk_id": chunk.id,
-            "document_id": chunk.document_id,
-            "document_title": chunk.document.title,
-            "section_path": chunk.section_path,
-            "page_start": chunk.page_start,
-            "page_end": chunk.page_end,
-        }
-        for number, chunk in ((n, chunks.get(i)) for n, i in enumerate(chunk_ids, start=1))
-        if chunk is not None
-    ]
+    return [passage_dict(number=n, chunk=chunks[i]) for n, i in enumerate(chunk_ids, start=1) if i in chunks]
 
 
 class AnswerSerializer(serializers.ModelSerializer):
@@ -56,4 +43,4 @@ class AnswerSerializer(serializers.ModelSerializer):
     def get_closest_passages(self, answer: Answer) -> list[dict]:
         if answer.grounded:
             return []
-        return passage_dicts(chunk_ids=list(answer.passages[:CLOSEST_PASSAGE_COUNT]))
+        return passage_dicts(chunk_ids=list(answer.passages[:CLOSEST_PASSAGES]))

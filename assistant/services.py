@@ -33,6 +33,7 @@ NO_EVIDENCE_TEXT = {
 }
 UNSUPPORTED_MARK = {"en": "(not supported by the documents)", "zh": "（文档不支持此句）"}
 CLOSEST_PASSAGES = 3
+CLOSING_PUNCTUATION = "。！？!?；;."
 
 
 def passage_dict(*, number: int, chunk: Chunk) -> dict:
@@ -47,14 +48,14 @@ def passage_dict(*, number: int, chunk: Chunk) -> dict:
     }
 
 
-def _statement_display(statement: VerifiedStatement, *, language: str) -> str:
-    """The statement as shown in the answer text: supported ones end with their [n] markers, others are flagged."""
-    body = statement.text.rstrip()
+def statement_display(*, statement: dict, language: str) -> str:
+    """A verified statement (as_dict) as the answer text shows it: [n] markers before its end, or flagged."""
+    body = statement["text"].rstrip()
     cjk = bool(CJK.search(body))
-    end = body[-1] if body and body[-1] in "。！？!?；;." else ""
+    end = body[-1] if body and body[-1] in CLOSING_PUNCTUATION else ""
     body = body[: len(body) - len(end)] if end else body
-    if statement.supported:
-        tail = "".join(f"[{n}]" for n in dict.fromkeys(c.number for c in statement.citations))
+    if statement["supported"]:
+        tail = "".join(f"[{n}]" for n in dict.fromkeys(c["number"] for c in statement["citations"]))
     else:
         tail = UNSUPPORTED_MARK[language]
     return f"{body}{'' if cjk else ' '}{tail}{end or ('。' if cjk else '.')}"
@@ -63,7 +64,7 @@ def _statement_display(statement: VerifiedStatement, *, language: str) -> str:
 def answer_text(*, statements: Sequence[VerifiedStatement], language: str) -> str:
     shown = [s for s in statements if s.supported or settings.ANSWER_UNSUPPORTED == "mark"]
     joiner = "" if language == "zh" else " "
-    return joiner.join(_statement_display(s, language=language) for s in shown)
+    return joiner.join(statement_display(statement=s.as_dict(), language=language) for s in shown)
 
 
 def _visible_text(draft: DraftAnswer, language: str) -> str:

@@ -23,7 +23,7 @@ from assistant.events import AnswerEvent
 from assistant.forms import AskForm
 from assistant.models import Answer
 from assistant.selectors import answer_passages, answers_of_user
-from assistant.serializers import CLOSEST_PASSAGE_COUNT
+from assistant.services import CLOSEST_PASSAGES
 from ingestion.models import Chunk
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
             "answer": answer,
             "statements": statements,
             "statements_joiner": statements_joiner(statements=statements),
-            "closest_passages": [] if answer.grounded else passages[:CLOSEST_PASSAGE_COUNT],
+            "closest_passages": [] if answer.grounded else passages[:CLOSEST_PASSAGES],
             "form": AskForm(),
         },
     )
