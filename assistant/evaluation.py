@@ -46,8 +46,8 @@ from retrieval.evaluation import (
     EvaluationInputError,
     EvaluationQuestion,
     IngestedCorpus,
-    _jsonl_objects,
-    _string_field,
+    question_records,
+    string_field,
 )
 from retrieval.language import CJK
 from retrieval.services import passages_retrieve
@@ -231,27 +231,11 @@ def answer_questions_read(*, path: Path, corpus_ids: AbstractSet[str]) -> list[A
     "answer" (a non-empty string) and "label" (yes, no or maybe), neither allowed when gold is empty.
     """
     questions: list[AnswerQuestion] = []
-    line_of: dict[str, int] = {}
-    for number, record in _jsonl_objects(path=path, kind="questions"):
-        where = f"{path}:{number}"
-        question_id = _string_field(record=record, name="id", where=where)
-        if question_id in line_of:
-            raise EvaluationInputError(f'{where}: duplicate id "{question_id}" (first on line {line_of[question_id]})')
-        line_of[question_id] = number
-        text = _string_field(record=record, name="question", where=where)
-        if "gold" not in record:
-            raise EvaluationInputError(
-                f'{where}: missing field "gold" (use [] for a question the corpus does not answer)'
-            )
-        gold = record["gold"]
-        if not isinstance(gold, list) or not all(isinstance(item, str) for item in gold):
-            raise EvaluationInputError(f'{where}: "gold" must be a list of corpus ids (strings)')
-        unknown = [item for item in gold if item not in corpus_ids]
-        if unknown:
-            listed = ", ".join(f'"{item}"' for item in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise EvaluationInputError(f'{where}: question "{question_id}" has gold ids not in the corpus: {listed}')
-        answer = _string_field(record=record, name="answer", where=where, required="answer" in record).strip()
-        label = _string_field(record=record, name="label", where=where, required="label" in record).strip()
+    hint = " (use [] for a question the corpus does not answer)"
+    for line in question_records(path=path, corpus_ids=corpus_ids, missing_gold_hint=hint):
+        where, record, question_id, gold = line.where, line.record, line.id, line.gold
+        answer = string_field(record=record, name="answer", where=where, required="answer" in record).strip()
+        label = string_field(record=record, name="label", where=where, required="label" in record).strip()
         if label and label not in LABELS:
             raise EvaluationInputError(f'{where}: "label" must be one of {", ".join(LABELS)}, got "{label}"')
         if not gold and (answer or label):
@@ -260,7 +244,7 @@ def answer_questions_read(*, path: Path, corpus_ids: AbstractSet[str]) -> list[A
                 f'{where}: question "{question_id}" has {given} but an empty gold list (the corpus does not answer it)'
             )
         questions.append(
-            AnswerQuestion(id=question_id, question=text, gold=frozenset(gold), answer=answer, label=label)
+            AnswerQuestion(id=question_id, question=line.question, gold=frozenset(gold), answer=answer, label=label)
         )
     if not questions:
         raise EvaluationInputError(f"{path}: no questions")

@@ -158,7 +158,7 @@ def _jsonl_objects(*, path: Path, kind: str) -> Iterator[tuple[int, dict]]:
             yield number, record
 
 
-def _string_field(*, record: dict, name: str, where: str, required: bool = True) -> str:
+def string_field(*, record: dict, name: str, where: str, required: bool = True) -> str:
     if name not in record:
         if required:
             raise EvaluationInputError(f'{where}: missing field "{name}"')
@@ -177,15 +177,15 @@ def corpus_read(*, path: Path) -> list[CorpusDocument]:
     line_of: dict[str, int] = {}
     for number, record in _jsonl_objects(path=path, kind="corpus"):
         where = f"{path}:{number}"
-        document_id = _string_field(record=record, name="id", where=where)
+        document_id = string_field(record=record, name="id", where=where)
         if len(document_id) > MAX_ID_CHARS:
             raise EvaluationInputError(f'{where}: "id" is {len(document_id)} characters, over {MAX_ID_CHARS}')
         if document_id in line_of:
             raise EvaluationInputError(f'{where}: duplicate id "{document_id}" (first on line {line_of[document_id]})')
-        title = _string_field(record=record, name="title", where=where, required=False).strip()
+        title = string_field(record=record, name="title", where=where, required=False).strip()
         if len(title) > MAX_TITLE_CHARS:
             raise EvaluationInputError(f'{where}: "title" is {len(title)} characters, over {MAX_TITLE_CHARS}')
-        text = _string_field(record=record, name="text", where=where)
+        text = string_field(record=record, name="text", where=where)
         line_of[document_id] = number
         documents.append(CorpusDocument(id=document_id, text=text, title=title))
     if not documents:
@@ -193,20 +193,31 @@ def corpus_read(*, path: Path) -> list[CorpusDocument]:
     return documents
 
 
-def questions_read(*, path: Path, corpus_ids: AbstractSet[str]) -> QuestionSet:
-    """The question file's questions in file order; those with an empty gold list are skipped and counted."""
-    questions: list[EvaluationQuestion] = []
+@dataclass(frozen=True)
+class QuestionRecord:
+    """One checked line of a question file: its place, id, question and gold ids, and the whole record."""
+
+    where: str
+    id: str
+    question: str
+    gold: list[str]
+    record: dict
+
+
+def question_records(
+    *, path: Path, corpus_ids: AbstractSet[str], missing_gold_hint: str = ""
+) -> Iterator[QuestionRecord]:
+    """Each line of a question file, checked: a unique id, a question, gold ids that are in the corpus."""
     line_of: dict[str, int] = {}
-    skipped = 0
     for number, record in _jsonl_objects(path=path, kind="questions"):
         where = f"{path}:{number}"
-        question_id = _string_field(record=record, name="id", where=where)
+        question_id = string_field(record=record, name="id", where=where)
         if question_id in line_of:
             raise EvaluationInputError(f'{where}: duplicate id "{question_id}" (first on line {line_of[question_id]})')
         line_of[question_id] = number
-        text = _string_field(record=record, name="question", where=where)
+        text = string_field(record=record, name="question", where=where)
         if "gold" not in record:
-            raise EvaluationInputError(f'{where}: missing field "gold"')
+            raise EvaluationInputError(f'{where}: missing field "gold"{missing_gold_hint}')
         gold = record["gold"]
         if not isinstance(gold, list) or not all(isinstance(item, str) for item in gold):
             raise EvaluationInputError(f'{where}: "gold" must be a list of corpus ids (strings)')
@@ -214,10 +225,18 @@ def questions_read(*, path: Path, corpus_ids: AbstractSet[str]) -> QuestionSet:
         if unknown:
             listed = ", ".join(f'"{item}"' for item in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise EvaluationInputError(f'{where}: question "{question_id}" has gold ids not in the corpus: {listed}')
-        if not gold:
+        yield QuestionRecord(where=where, id=question_id, question=text, gold=gold, record=record)
+
+
+def questions_read(*, path: Path, corpus_ids: AbstractSet[str]) -> QuestionSet:
+    """The question file's questions in file order; those with an empty gold list are skipped and counted."""
+    questions: list[EvaluationQuestion] = []
+    skipped = 0
+    for line in question_records(path=path, corpus_ids=corpus_ids):
+        if not line.gold:
             skipped += 1
             continue
-        questions.append(EvaluationQuestion(id=question_id, question=text, gold=frozenset(gold)))
+        questions.append(EvaluationQuestion(id=line.id, question=line.question, gold=frozenset(line.gold)))
     return QuestionSet(questions=questions, skipped_without_gold=skipped)
 
 
