@@ -184,7 +184,7 @@ LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
 # model, native for any other.
 LLM_REASONING = os.environ.get("LLM_REASONING", "auto")
 # Most reasoning tokens per answer, so latency targets can be met (0: prompted reasoning off); unset: 96 for the
-# local model (about 5 s here), 1024 for R1.
+# local model (about 5 s here), 400 for R1 (about 1.8 s on an H100: see assistant/llm/generation.py).
 LLM_REASONING_BUDGET = int(os.environ["LLM_REASONING_BUDGET"]) if os.environ.get("LLM_REASONING_BUDGET") else None
 # Pass the budget to vLLM as `thinking_token_budget` (needs the server started with --reasoning-config).
 LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") == "1"
