@@ -138,6 +138,7 @@ def answer_stream(
         except Exception as error:  # the server down, slow or refusing: the question and retrieval are kept
             logger.exception("generation failed")
             answer.error = f"{type(error).__name__}: {error}"[:1000]
+            answer.text = _generation_error_message(language)  # not "the documents do not answer": unasked
             yield AnswerEvent("error", {"message": _generation_error_message(language)})
         draft = answer_parse(reply, complete=not repeated)
         final = _unrepeated(finished_statements(draft)) if repeated else draft.statements

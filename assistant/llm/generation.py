@@ -139,11 +139,11 @@ def _stream(
 
 def _answer_stream(
     *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, extra_body: dict[str, Any],
-    thinking: bool = False,
+    output_format: dict[str, Any], thinking: bool = False,
 ) -> Iterator[ReplyDelta]:
     """The answer request, constrained to the schema when the server allows it, else unconstrained."""
     guided = settings.LLM_GUIDED_JSON
-    body = {**extra_body, **({"response_format": response_format()} if guided else {})}
+    body = {**extra_body, **({"response_format": output_format} if guided else {})}
     splitter = ThinkSplitter(thinking=thinking)
     try:
         for reasoning, content, _ in _stream(
@@ -211,9 +211,11 @@ CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 def reply_stream(
     *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, reasoning_mode: str,
-    reasoning_budget: int,
+    reasoning_budget: int, output_format: dict[str, Any] | None = None,
 ) -> Iterator[ReplyDelta]:
-    """The model's reply to `messages` as reasoning deltas, then answer deltas."""
+    """The model's reply to `messages` as reasoning deltas, then answer deltas; the answer is decoded under
+    `output_format` (an OpenAI `response_format`; default: the cited-answer schema)."""
+    output_format = output_format or response_format()
     if reasoning_mode == "prompted" and reasoning_budget > 0:
         reasoning_parts: list[str] = []
         opened = [*messages, AIMessage(THINK_OPEN + "\n")]
@@ -229,11 +231,12 @@ def reply_stream(
                 yield ReplyDelta("reasoning", content)
         stats.reasoning_truncated = finish == "length"
         continued = answer_continuation(messages=messages, reasoning="".join(reasoning_parts))
-        yield from _answer_stream(endpoint=endpoint, messages=continued, stats=stats, extra_body=dict(CONTINUE))
+        yield from _answer_stream(endpoint=endpoint, messages=continued, stats=stats, extra_body=dict(CONTINUE),
+                                  output_format=output_format)
         return
     extra: dict[str, Any] = {}
     if reasoning_mode == "native" and settings.LLM_SERVER_THINKING_BUDGET:
         extra["thinking_token_budget"] = reasoning_budget
     # R1's chat template opens <think> itself: without a reasoning parser, content is reasoning until </think>.
     yield from _answer_stream(endpoint=endpoint, messages=messages, stats=stats, extra_body=extra,
-                              thinking=reasoning_mode == "native")
+                              output_format=output_format, thinking=reasoning_mode == "native")

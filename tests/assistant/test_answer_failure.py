@@ -1,0 +1,38 @@
+"""The model server unreachable: the question and its retrieval are kept, the reader is told, nothing is guessed."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from assistant.models import Answer
+from assistant.services import answer_stream
+from ingestion.models import Collection
+from ingestion.sample_set import sample_set_write
+from tests.factories import ingest_file
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:  # bound then released: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_model_server_keeps_question_and_passages(tmp_path: Path, settings) -> None:
+    for path in sample_set_write(directory=tmp_path / "sample"):
+        ingest_file(path=path, collection="sample")
+    settings.LLM_BASE_URL, settings.LLM_MODEL = f"http://127.0.0.1:{_closed_port()}/v1", "deepseek-r1"
+    settings.LLM_TIMEOUT_S = 5
+
+    events = list(answer_stream(question="高血压的诊断标准是什么？",
+                                collection_ids=[Collection.objects.get(name="sample").id]))
+
+    assert [e.kind for e in events] == ["retrieval", "error", "done"]
+    assert "模型服务暂时不可用" in events[1].data["message"]
+    answer = Answer.objects.get(id=events[-1].data["answer_id"])
+    assert not answer.grounded and answer.text == events[1].data["message"] and "Connection" in answer.error
+    assert len(answer.passages) == len(events[0].data["passages"]) > 0
