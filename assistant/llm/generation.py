@@ -145,6 +145,7 @@ def _answer_stream(
     guided = settings.LLM_GUIDED_JSON
     body = {**extra_body, **({"response_format": output_format} if guided else {})}
     splitter = ThinkSplitter(thinking=thinking)
+    stats.guided = guided  # set before streaming: a reader may stop early (a repeating model), closing this
     try:
         for reasoning, content, _ in _stream(
             endpoint=endpoint, messages=messages, stats=stats, max_tokens=settings.LLM_MAX_TOKENS, extra_body=body
@@ -161,11 +162,11 @@ def _answer_stream(
                         stats.answer_tokens += 1
                     yield delta
         yield from splitter.flush()
-        stats.guided = guided
     except openai.BadRequestError as error:
         if not guided or stats.first_token_at is not None or not _is_unsupported_format(error):
             raise
         # A server without constrained decoding: the same request unconstrained; answer_parse reads the text.
+        stats.guided = False
         body.pop("response_format", None)
         yield from _answer_stream_unguided(
             endpoint=endpoint, messages=messages, stats=stats, extra_body=body, thinking=thinking
