@@ -160,29 +160,36 @@ def answer_stream(
             "llm_requests": stats.requests,
             "stopped_repeating": repeated,
         })
-        answer.invalid_citation_count = sum(s.invalid_citations for s in verified)
-        supported = [s for s in verified if s.supported]
-        answer.unsupported_statement_count = len(verified) - len(supported)
-        answer.supported_share = round(len(supported) / len(verified), 3) if verified else None
-        kept = verified if settings.ANSWER_UNSUPPORTED == "mark" else supported
-        answer.statements = [s.as_dict() for s in kept]
-        if supported:
-            answer.grounded = True
-            answer.verdict = draft.verdict if is_yes_no_question(question) else ""
-            answer.text = answer_text(statements=verified, language=language)
-            cited: dict[int, dict] = {}
-            for statement in supported:
-                for citation in statement.citations:
-                    cited.setdefault(citation.number, passage_dict(number=citation.number,
-                                                                  chunk=chunks[citation.number - 1]))
-            answer.citations = list(cited.values())
+        _answer_conclude(answer=answer, verified=verified, verdict=draft.verdict, chunks=chunks)
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     answer.timings = timings
     answer.save()
     answer.collections.set(collection_ids)
-    from assistant.serializers import AnswerSerializer  # the serializer imports services' neighbours
+    from assistant.serializers import AnswerSerializer  # imported here: the serializers import this module
 
     yield AnswerEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
+
+
+def _answer_conclude(
+    *, answer: Answer, verified: Sequence[VerifiedStatement], verdict: str, chunks: Sequence[Chunk]
+) -> None:
+    """Fill the answer from its verified statements: text, citations, counts and supported share."""
+    answer.invalid_citation_count = sum(s.invalid_citations for s in verified)
+    supported = [s for s in verified if s.supported]
+    answer.unsupported_statement_count = len(verified) - len(supported)
+    answer.supported_share = round(len(supported) / len(verified), 3) if verified else None
+    kept = verified if settings.ANSWER_UNSUPPORTED == "mark" else supported
+    answer.statements = [s.as_dict() for s in kept]
+    if not supported:
+        return  # "the documents do not answer this", with the closest passages
+    answer.grounded = True
+    answer.verdict = verdict if is_yes_no_question(answer.question) else ""
+    answer.text = answer_text(statements=verified, language=answer.language)
+    cited: dict[int, dict] = {}
+    for statement in supported:
+        for citation in statement.citations:
+            cited.setdefault(citation.number, passage_dict(number=citation.number, chunk=chunks[citation.number - 1]))
+    answer.citations = list(cited.values())
 
 
 def _statement_key(statement: DraftStatement) -> str:
