@@ -20,9 +20,12 @@ NOT_APPLICABLE = "not_applicable"
 MAX_STATEMENTS = 8
 MAX_CITATIONS = 3
 
+# The verdict comes first: a yes/no answer is decided before its statements, and a reply cut short (a repeating
+# model is stopped) still carries it.
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
+        "verdict": {"type": "string", "enum": [*VERDICTS, NOT_APPLICABLE]},
         "statements": {
             "type": "array",
             "maxItems": MAX_STATEMENTS,
@@ -49,9 +52,8 @@ ANSWER_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
             },
         },
-        "verdict": {"type": "string", "enum": [*VERDICTS, NOT_APPLICABLE]},
     },
-    "required": ["statements", "verdict"],
+    "required": ["verdict", "statements"],
     "additionalProperties": False,
 }
 
@@ -90,15 +92,17 @@ SENTENCE = re.compile(rf".+?(?:[。！？!?；;]|\.(?=\s|$)|\n|$){MARKERS}", re.
 NO_ANSWER_PROSE = re.compile(r"\bNO_ANSWER\b")
 
 
+# At the start of the question or of a clause after a colon ("Serovar specific immunity: does it exist?").
 YES_NO_EN = re.compile(
-    r"^\s*(?:is|are|was|were|do|does|did|can|could|should|shall|will|would|has|have|had|may|might|must)\b", re.I
+    r"(?:^|[:;]\s*)(?:is|are|was|were|do|does|did|can|could|should|shall|will|would|has|have|had|may|might|must)\b",
+    re.I,
 )
 YES_NO_ZH = re.compile(r"吗[？?]?\s*$|是否|能否|可否|是不是|有没有|能不能|可不可以|会不会|要不要")
 
 
 def is_yes_no_question(question: str) -> bool:
     """Whether a verdict applies: "Is/Does/Should ...?" in English, 吗/是否/能否... in Chinese."""
-    return bool(YES_NO_EN.match(question) or YES_NO_ZH.search(question))
+    return bool(YES_NO_EN.search(question.strip()) or YES_NO_ZH.search(question))
 
 
 def _json_object_text(text: str) -> str | None:

@@ -74,12 +74,14 @@ def test_malformed_citations_are_dropped_not_fatal() -> None:
 def test_schema_is_offered_as_openai_response_format() -> None:
     fmt = response_format()
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] is ANSWER_SCHEMA
-    assert ANSWER_SCHEMA["required"] == ["statements", "verdict"]
+    assert list(ANSWER_SCHEMA["properties"]) == ANSWER_SCHEMA["required"] == ["verdict", "statements"]
 
 
 def test_yes_no_questions_in_both_languages() -> None:
     assert is_yes_no_question("Does tapering reduce harm?")
     assert is_yes_no_question("Should opioids be avoided in pregnancy?")
     assert is_yes_no_question("个体工商户可以申请补贴吗？") and is_yes_no_question("是否需要复查血压")
+    assert is_yes_no_question("Serovar specific immunity to Neisseria gonorrhoeae: does it exist?")
     assert not is_yes_no_question("What is the first-line antibiotic?")
+    assert not is_yes_no_question("Which patients is this dose for?")
     assert not is_yes_no_question("高血压的诊断标准是什么？")
