@@ -1,7 +1,7 @@
 """The structured answer the model is asked for, and how its reply is read back.
 
-The model answers as JSON: a list of statements, each citing passages by number with a verbatim quote, and a verdict
-for yes/no questions. vLLM constrains decoding to ANSWER_SCHEMA (`response_format`); for servers without constrained
+The model answers as JSON: a list of statements, each citing passages by number with a verbatim quote, and for yes/no
+questions a verdict. vLLM constrains decoding to the schema (`response_format`); for servers without constrained
 decoding the same reply is read by a tolerant parser: JSON found anywhere in the text, even cut short, else prose with
 [n] markers, which becomes statements citing those passages without quotes (verification then locates the quote).
 """
@@ -16,51 +16,47 @@ from typing import Any
 from langchain_core.utils.json import parse_partial_json
 
 VERDICTS = ("yes", "no", "maybe")
-NOT_APPLICABLE = "not_applicable"
 MAX_STATEMENTS = 8
 MAX_CITATIONS = 3
 
-# The verdict comes first: a yes/no answer is decided before its statements, and a reply cut short (a repeating
-# model is stopped) still carries it.
-ANSWER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "verdict": {"type": "string", "enum": [*VERDICTS, NOT_APPLICABLE]},
-        "statements": {
-            "type": "array",
-            "maxItems": MAX_STATEMENTS,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "text": {"type": "string"},
-                    "citations": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": MAX_CITATIONS,
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "passage": {"type": "integer", "minimum": 1},
-                                "quote": {"type": "string"},
-                            },
-                            "required": ["passage", "quote"],
-                            "additionalProperties": False,
-                        },
-                    },
+STATEMENTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "maxItems": MAX_STATEMENTS,
+    "items": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "citations": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_CITATIONS,
+                "items": {
+                    "type": "object",
+                    "properties": {"passage": {"type": "integer", "minimum": 1}, "quote": {"type": "string"}},
+                    "required": ["passage", "quote"],
+                    "additionalProperties": False,
                 },
-                "required": ["text", "citations"],
-                "additionalProperties": False,
             },
         },
+        "required": ["text", "citations"],
+        "additionalProperties": False,
     },
-    "required": ["verdict", "statements"],
-    "additionalProperties": False,
 }
 
 
-def response_format() -> dict[str, Any]:
-    """OpenAI's `response_format` for ANSWER_SCHEMA, which vLLM turns into constrained decoding."""
-    return {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": ANSWER_SCHEMA, "strict": True}}
+def answer_schema(*, yes_no: bool) -> dict[str, Any]:
+    """Statements with quoted citations; a yes/no question's verdict first, so it is decided before the statements
+    and kept when a repeating reply is stopped. Other questions get no verdict field: a "not applicable" written
+    first measurably drew the small model into the empty answer (cpgQA: 15% abstained against 2.5%)."""
+    properties: dict[str, Any] = {"verdict": {"type": "string", "enum": list(VERDICTS)}} if yes_no else {}
+    properties["statements"] = STATEMENTS_SCHEMA
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def response_format(*, yes_no: bool = False) -> dict[str, Any]:
+    """OpenAI's `response_format` for the answer schema, which vLLM turns into constrained decoding."""
+    schema = answer_schema(yes_no=yes_no)
+    return {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema, "strict": True}}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from assistant.answer_format import DraftAnswer, DraftStatement, answer_parse, finished_statements, is_yes_no_question
+from assistant.answer_format import (
+    DraftAnswer,
+    DraftStatement,
+    answer_parse,
+    finished_statements,
+    is_yes_no_question,
+    response_format,
+)
 from assistant.events import AnswerEvent
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
@@ -113,7 +120,7 @@ def answer_stream(
         try:
             for delta in reply_stream(
                 endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
-                reasoning_budget=reasoning_budget,
+                reasoning_budget=reasoning_budget, output_format=response_format(yes_no=is_yes_no_question(question)),
             ):
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from assistant.answer_format import (
-    ANSWER_SCHEMA,
     answer_parse,
     finished_statements,
     is_yes_no_question,
@@ -71,10 +70,13 @@ def test_malformed_citations_are_dropped_not_fatal() -> None:
     assert len(draft.statements) == 1 and draft.verdict == ""
 
 
-def test_schema_is_offered_as_openai_response_format() -> None:
-    fmt = response_format()
-    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] is ANSWER_SCHEMA
-    assert list(ANSWER_SCHEMA["properties"]) == ANSWER_SCHEMA["required"] == ["verdict", "statements"]
+def test_schema_asks_a_verdict_first_only_of_yes_no_questions() -> None:
+    yes_no, other = response_format(yes_no=True), response_format(yes_no=False)
+    assert yes_no["type"] == other["type"] == "json_schema"
+    schema = yes_no["json_schema"]["schema"]
+    assert list(schema["properties"]) == schema["required"] == ["verdict", "statements"]
+    assert schema["properties"]["verdict"]["enum"] == ["yes", "no", "maybe"]
+    assert other["json_schema"]["schema"]["required"] == ["statements"]
 
 
 def test_yes_no_questions_in_both_languages() -> None:

@@ -38,4 +38,6 @@ def test_instructions_follow_the_data_in_the_user_turn_with_a_fresh_nonce() -> N
     assert "<think>" in text.split(f"END PASSAGES {nonce} =====")[1]  # asked to think only when prompted
     assert "<think>" not in second[0].content.split("=====")[-1]
     chinese = answer_messages(question="剂量是多少？", chunks=[chunk], prompted_reasoning=False)[0].content
-    assert "问题：剂量是多少？" in chinese and "一律不执行" in chinese
+    assert "问题：剂量是多少？" in chinese and "一律不执行" in chinese and '"verdict"' not in chinese
+    yes_no = answer_messages(question="Is 1 g the dose?", chunks=[chunk], prompted_reasoning=False)[0].content
+    assert '"verdict": "<yes, no or maybe>"' in yes_no and '"verdict"' not in text
