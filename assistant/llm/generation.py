@@ -144,49 +144,35 @@ def _answer_stream(
     """The answer request, constrained to the schema when the server allows it, else unconstrained."""
     guided = settings.LLM_GUIDED_JSON
     body = {**extra_body, **({"response_format": output_format} if guided else {})}
-    splitter = ThinkSplitter(thinking=thinking)
     stats.guided = guided  # set before streaming: a reader may stop early (a repeating model), closing this
     try:
-        for reasoning, content, _ in _stream(
-            endpoint=endpoint, messages=messages, stats=stats, max_tokens=settings.LLM_MAX_TOKENS, extra_body=body
-        ):
-            if reasoning:
-                splitter.answer_only()
-                stats.reasoning_tokens += 1  # vLLM streams one token per chunk
-                yield ReplyDelta("reasoning", reasoning)
-            if content:
-                for delta in splitter.feed(content):
-                    if delta.kind == "reasoning":
-                        stats.reasoning_tokens += 1
-                    else:
-                        stats.answer_tokens += 1
-                    yield delta
-        yield from splitter.flush()
+        yield from _answer_deltas(endpoint=endpoint, messages=messages, stats=stats, body=body, thinking=thinking)
     except openai.BadRequestError as error:
         if not guided or stats.first_token_at is not None or not _is_unsupported_format(error):
             raise
         # A server without constrained decoding: the same request unconstrained; answer_parse reads the text.
         stats.guided = False
         body.pop("response_format", None)
-        yield from _answer_stream_unguided(
-            endpoint=endpoint, messages=messages, stats=stats, extra_body=body, thinking=thinking
-        )
+        yield from _answer_deltas(endpoint=endpoint, messages=messages, stats=stats, body=body, thinking=thinking)
 
 
-def _answer_stream_unguided(
-    *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, extra_body: dict[str, Any],
+def _answer_deltas(
+    *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, body: dict[str, Any],
     thinking: bool,
 ) -> Iterator[ReplyDelta]:
     splitter = ThinkSplitter(thinking=thinking)
     for reasoning, content, _ in _stream(
-        endpoint=endpoint, messages=messages, stats=stats, max_tokens=settings.LLM_MAX_TOKENS, extra_body=extra_body
+        endpoint=endpoint, messages=messages, stats=stats, max_tokens=settings.LLM_MAX_TOKENS, extra_body=body
     ):
         if reasoning:
             splitter.answer_only()
-            stats.reasoning_tokens += 1
+            stats.reasoning_tokens += 1  # vLLM streams one token per chunk
             yield ReplyDelta("reasoning", reasoning)
         for delta in splitter.feed(content):
-            stats.answer_tokens += delta.kind == "answer"
+            if delta.kind == "reasoning":
+                stats.reasoning_tokens += 1
+            else:
+                stats.answer_tokens += 1
             yield delta
     yield from splitter.flush()
 
