@@ -34,17 +34,9 @@ from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.models import Chunk, Collection, Document
 from retrieval.evaluation import COLLECTION_PREFIX, CorpusDocument, evaluation_corpus_ingested, questions_read
+from tests.jsonl_files import jsonl, read_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # --- normalisation ---------------------------------------------------------------------------------------------

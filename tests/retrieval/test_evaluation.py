@@ -26,18 +26,10 @@ from retrieval.evaluation import (
     recall_at,
     reciprocal_rank_at,
 )
+from tests.jsonl_files import jsonl, read_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["method", "questions", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms"]
-
-
-def jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # --- metrics -----------------------------------------------------------------------------------------------------
