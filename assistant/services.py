@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from langchain_core.messages import BaseMessage
 
 from assistant.answer_format import (
     DraftAnswer,
@@ -21,12 +22,14 @@ from assistant.answer_format import (
     finished_statements,
     is_yes_no_question,
     response_format,
+    verdict_prefix,
+    verdict_read,
 )
 from assistant.events import AnswerEvent
-from assistant.llm.client import llm_endpoint
-from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
+from assistant.llm.client import LlmEndpoint, llm_endpoint
+from assistant.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
 from assistant.models import Answer
-from assistant.prompting import answer_messages
+from assistant.prompting import answer_continuation, answer_messages
 from assistant.verification import VerifiedStatement, statement_verify
 from ingestion.models import Chunk
 from retrieval.language import CJK, language_of
@@ -114,13 +117,14 @@ def answer_stream(
         threshold = settings.CITATION_SUPPORT_THRESHOLD
         repeated = False
         reasoning_mode, reasoning_budget = reasoning_plan(endpoint=endpoint)
+        yes_no = is_yes_no_question(question)
         messages = answer_messages(
             question=question, chunks=chunks, prompted_reasoning=reasoning_mode == "prompted" and reasoning_budget > 0
         )
         try:
             for delta in reply_stream(
                 endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
-                reasoning_budget=reasoning_budget, output_format=response_format(yes_no=is_yes_no_question(question)),
+                reasoning_budget=reasoning_budget, output_format=response_format(yes_no=yes_no),
             ):
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)
@@ -149,6 +153,10 @@ def answer_stream(
             yield AnswerEvent("error", {"message": _generation_error_message(language)})
         draft = answer_parse(reply, complete=not repeated)
         final = _unrepeated(finished_statements(draft)) if repeated else draft.statements
+        verdict = draft.verdict
+        if repeated and yes_no and final and not answer.error:
+            verdict = _verdict_completed(endpoint=endpoint, messages=messages, reasoning="".join(reasoning_parts),
+                                         statements=final, stats=stats)
         for index, statement in enumerate(final[len(verified):], start=len(verified)):
             verified.append(statement_verify(index=index, draft=statement, passages=chunks, threshold=threshold))
             timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
@@ -167,7 +175,7 @@ def answer_stream(
             "llm_requests": stats.requests,
             "stopped_repeating": repeated,
         })
-        _answer_conclude(answer=answer, verified=verified, verdict=draft.verdict, chunks=chunks)
+        _answer_conclude(answer=answer, verified=verified, verdict=verdict, chunks=chunks)
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     answer.timings = timings
     answer.save()
@@ -175,6 +183,20 @@ def answer_stream(
     from assistant.serializers import AnswerSerializer  # imported here: the serializers import this module
 
     yield AnswerEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
+
+
+def _verdict_completed(
+    *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], reasoning: str,
+    statements: Sequence[DraftStatement], stats: ReplyStats,
+) -> str:
+    """The verdict of a reply stopped before it: the model completes its own statements' JSON up to the verdict."""
+    continued = answer_continuation(messages=messages, reasoning=reasoning,
+                                    prefix=verdict_prefix(list(statements)))
+    try:
+        return verdict_read(reply_completion(endpoint=endpoint, messages=continued, stats=stats, max_tokens=3))
+    except Exception:  # the statements stand without a verdict
+        logger.exception("verdict completion failed")
+        return ""
 
 
 def _answer_conclude(

@@ -196,6 +196,14 @@ def reasoning_plan(*, endpoint: LlmEndpoint) -> tuple[str, int]:
 CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 
+def reply_completion(*, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats,
+                     max_tokens: int) -> str:
+    """A few more tokens continuing the last (assistant) message, unconstrained and not streamed."""
+    stats.requests += 1
+    message = chat_model(endpoint=endpoint, max_tokens=max_tokens).invoke(list(messages), extra_body=dict(CONTINUE))
+    return message.content if isinstance(message.content, str) else ""
+
+
 def reply_stream(
     *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, reasoning_mode: str,
     reasoning_budget: int, output_format: dict[str, Any] | None = None,

@@ -9,6 +9,8 @@ from assistant.answer_format import (
     finished_statements,
     is_yes_no_question,
     response_format,
+    verdict_prefix,
+    verdict_read,
 )
 
 REPLY = {
@@ -70,13 +72,22 @@ def test_malformed_citations_are_dropped_not_fatal() -> None:
     assert len(draft.statements) == 1 and draft.verdict == ""
 
 
-def test_schema_asks_a_verdict_first_only_of_yes_no_questions() -> None:
+def test_schema_asks_a_verdict_after_the_statements_only_of_yes_no_questions() -> None:
     yes_no, other = response_format(yes_no=True), response_format(yes_no=False)
     assert yes_no["type"] == other["type"] == "json_schema"
     schema = yes_no["json_schema"]["schema"]
-    assert list(schema["properties"]) == schema["required"] == ["verdict", "statements"]
+    assert list(schema["properties"]) == schema["required"] == ["statements", "verdict"]
     assert schema["properties"]["verdict"]["enum"] == ["yes", "no", "maybe"]
     assert other["json_schema"]["schema"]["required"] == ["statements"]
+
+
+def test_a_reply_stopped_early_is_completed_up_to_its_verdict() -> None:
+    draft = answer_parse(json.dumps(REPLY), complete=False)
+    prefix = verdict_prefix(finished_statements(draft))
+    assert prefix.endswith(', "verdict": "')
+    completed = answer_parse(prefix + 'no"}')
+    assert completed.verdict == "no" and [s.text for s in completed.statements] == [draft.statements[0].text]
+    assert verdict_read(' Maybe"}') == "maybe" and verdict_read("not sure") == ""
 
 
 def test_yes_no_questions_in_both_languages() -> None:

@@ -121,3 +121,14 @@ def test_api_answers_with_citations(local_llm: str, sample_collection: Collectio
     assert_quotes_are_in_their_passages(body)
     assert client.get(f"/api/answers/{body['id']}/").json()["text"] == body["text"]
     assert client.post("/api/answers/", {"question": "x", "collections": ["nope"]}, format="json").status_code == 400
+
+
+def test_yes_no_question_gets_a_verdict_with_its_grounds(local_llm: str, sample_collection: Collection) -> None:
+    answer = question_answer(
+        question="Should adults with low-severity community-acquired pneumonia treated at home be offered oral "
+                 "amoxicillin?",
+        collection_ids=[sample_collection.id],
+    )
+    assert answer.grounded, answer.raw_reply
+    assert answer.verdict in {"yes", "no", "maybe"}, answer.raw_reply
+    assert "amoxicillin" in " ".join(c["quote"] for s in answer.statements for c in s["citations"]).lower()
