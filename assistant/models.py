@@ -40,3 +40,37 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return self.question[:80]
+
+
+class ClinicalReport(models.Model):
+    """A clinician's report: the complaint and patient facts given, and the verified items per section."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="clinical_reports"
+    )
+    complaint = models.TextField()
+    age = models.PositiveIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=16, blank=True)
+    vitals = models.TextField(blank=True)
+    history = models.TextField(blank=True)
+    medications = models.TextField(blank=True, help_text="The patient's current medications, as entered.")
+    collections = models.ManyToManyField(Collection, related_name="clinical_reports")
+    language = models.CharField(max_length=8, default="en")
+    sections = models.JSONField(
+        default=dict,
+        help_text="Section -> verified items (supported or not, with quote-level citations); only supported items "
+        "count as recommendations.",
+    )
+    passages = models.JSONField(default=list, help_text="Chunk ids given to the model, in prompt order ([n] = n-th).")
+    reasoning = models.TextField(blank=True, help_text="The model's reasoning, kept apart from the report.")
+    raw_reply = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    timings = models.JSONField(default=dict)
+    error = models.TextField(blank=True, help_text="Why generation failed, when it did (retrieval is kept).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.complaint[:80]
