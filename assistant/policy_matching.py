@@ -244,12 +244,24 @@ def policy_items_check(
     return kept["conditions"], kept["benefits"], unsupported
 
 
+def _locate_ignoring_space(*, text: str, passage: str) -> Span | None:
+    """Where `text` occurs in the passage when line breaks are ignored: models copy a listed article onto one line."""
+    kept = [(index, char) for index, char in enumerate(passage) if not char.isspace()]
+    needle = "".join(char for char in text if not char.isspace())
+    if len(needle) < 2:
+        return None
+    at = "".join(char for _, char in kept).find(needle)
+    if at < 0:
+        return None
+    return Span(kept[at][0], kept[at + len(needle) - 1][0] + 1)
+
+
 def condition_spans(*, text: str, citation: dict, chunk: Chunk) -> list[Span]:
     """The clause text a condition is checked on, as spans of the chunk: the verified quote, widened to the model's
     own condition text when that is copied from the passage (small models copy the whole article), and cut into its
     （一）（二）… items when it lists several, so that each listed condition is checked and cited on its own."""
     span = Span(citation["quote_start"], citation["quote_end"])
-    copied = quote_locate(quote=text, passage=chunk.text)
+    copied = quote_locate(quote=text, passage=chunk.text) or _locate_ignoring_space(text=text, passage=chunk.text)
     if copied is not None and copied.end - copied.start > span.end - span.start:
         span = copied
     body = chunk.text[span.start : span.end]

@@ -146,7 +146,7 @@ def test_items_are_verified_split_per_listed_condition_and_cited_by_article(sme_
     extracted = {
         "conditions": [
             # The small model copies the whole article as one condition: checked and cited item by item.
-            {"text": article_4.text, "passage": 1, "quote": "职工人数不超过300人"},
+            {"text": re.sub(r"\s+", "", article_4.text), "passage": 1, "quote": "职工人数不超过300人"},
             {"text": "企业须在海外上市满十年", "passage": 1, "quote": "在纳斯达克上市满十年"},  # nowhere in the text
         ],
         "benefits": [{"text": "研发费用补助最高不超过50万元", "passage": 2,
