@@ -29,7 +29,7 @@ from assistant.answer_format import CitedQuote, DraftStatement
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reply_stream
 from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_validate
-from assistant.policy_rules import MET, NOT_MET, UNKNOWN, condition_check
+from assistant.policy_rules import MET, NOT_MET, UNKNOWN, ConditionCheck, condition_check
 from assistant.prompting import passages_block
 from assistant.verification import Span, quote_locate, statement_verify
 from ingestion.models import Chunk
@@ -231,6 +231,8 @@ def policy_items_check(
             for span in condition_spans(text=item.text, citation=citation, chunk=chunk):
                 clause = chunk.text[span.start : span.end]
                 checked = condition_check(text=clause, profile=profile, today=today)
+                if exclusion_clause(passage=chunk.text, start=span.start):
+                    checked = exclusion_check(checked)
                 part = PolicyItem(
                     kind=kind, text=item.text if span.start == citation["quote_start"] and
                     span.end == citation["quote_end"] else clause,
@@ -242,6 +244,25 @@ def policy_items_check(
                     checked_spans.add((chunk.id, span.start, span.end))
                     kept[key].append(part)
     return kept["conditions"], kept["benefits"], unsupported
+
+
+EXCLUSION = re.compile(r"不予(?:支持|受理|资助|补助|奖励)|不得(?:申请|申报|享受)")
+
+
+def exclusion_clause(*, passage: str, start: int) -> bool:
+    """The clause is one of an article's excluding situations ("有下列情形之一的企业，不予支持：（一）…"), so meeting
+    it rules the business out: read in the passage before the clause, where the article's lead-in stands."""
+    lead_in = passage[:start]
+    return bool(EXCLUSION.search(lead_in)) and bool(re.search(r"下列情形|以下情形", lead_in))
+
+
+def exclusion_check(checked: ConditionCheck) -> ConditionCheck:
+    """An excluding situation turned into the condition to meet: matching it is not met, not matching it is met."""
+    if checked.status == MET:
+        return ConditionCheck(NOT_MET, f"属于不予支持的情形：{checked.reason}")
+    if checked.status == NOT_MET:
+        return ConditionCheck(MET, f"不属于不予支持的情形：{checked.reason}")
+    return checked
 
 
 def _locate_ignoring_space(*, text: str, passage: str) -> Span | None:

@@ -17,13 +17,15 @@ from assistant.policy_matching import (
     PolicyMatch,
     PolicyMatchResult,
     clause_label,
+    exclusion_check,
+    exclusion_clause,
     policies_match,
     policy_items_check,
     policy_matches_csv,
     policy_reply_parse,
 )
 from assistant.policy_profile import BusinessProfile, ProfileInvalid, profile_validate
-from assistant.policy_rules import MET, NOT_MET, UNKNOWN, cn_number, condition_check, threshold_find
+from assistant.policy_rules import MET, NOT_MET, UNKNOWN, ConditionCheck, cn_number, condition_check, threshold_find
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_MARKUP, SME_POLICY_TITLE, sample_set_write
 from tests.factories import ingest_file
@@ -162,6 +164,17 @@ def test_items_are_verified_split_per_listed_condition_and_cited_by_article(sme_
         assert re.match(r"（[一二三四五]）", citation["quote"])
     assert [u.text for u in unsupported] == ["企业须在海外上市满十年"] and unsupported[0].status == ""
     assert benefits[0].citation["clause"].endswith("第七条") and "50万元" in benefits[0].citation["quote"]
+
+
+@pytest.mark.django_db
+def test_excluding_situations_are_read_the_other_way(sme_policy: Collection) -> None:
+    """第六条 lists situations that rule a business out: matching one of them is "not met"."""
+    article_4, article_6 = _article(sme_policy, "第四条"), _article(sme_policy, "第六条")
+    assert exclusion_clause(passage=article_6.text, start=article_6.text.index("（一）"))
+    assert not exclusion_clause(passage=article_4.text, start=article_4.text.index("（三）"))
+    assert exclusion_check(ConditionCheck(MET, "职工人数500人")).status == NOT_MET
+    assert exclusion_check(ConditionCheck(NOT_MET, "职工人数120人")).status == MET
+    assert exclusion_check(ConditionCheck(UNKNOWN, "needs review")).status == UNKNOWN
 
 
 def _policy(title: str, *statuses: str) -> PolicyMatch:
