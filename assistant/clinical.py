@@ -140,7 +140,8 @@ def clinical_report_dict(report: ClinicalReport) -> dict:
         "medications": report.medications,
         "collections": sorted(report.collections.values_list("id", flat=True)),
         "language": report.language,
-        "sections": report.sections,
+        # In SECTIONS order: JSONB stores an object's keys shortest first.
+        "sections": {section: report.sections.get(section, []) for section in SECTIONS},
         "recommendation_count": sum(1 for items in report.sections.values() for i in items if i["supported"]),
         "passages": report.passages,
         "reasoning": report.reasoning,

@@ -134,6 +134,7 @@ def test_clinical_report_streams_verified_cited_items_and_is_stored(
     stored = [item for section in SECTIONS for item in report.sections[section]]
     assert sorted(map(canonical, streamed)) == sorted(map(canonical, stored))  # JSONB reorders keys
     assert events[-1].data["report"]["sections"] == report.sections
+    assert tuple(events[-1].data["report"]["sections"]) == SECTIONS
 
     supported = [item for item in stored if item["supported"]]
     assert supported, f"no supported item; reply was {report.raw_reply!r}"
