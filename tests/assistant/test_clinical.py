@@ -4,6 +4,7 @@ verification without the model, and one report end to end against the real local
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -152,3 +153,20 @@ def test_clinical_report_streams_verified_cited_items_and_is_stored(
         if not item["supported"]:
             assert item["citations"] == []  # flagged, never shown as cited
     assert list(clinical_reports_of_user(user=user)) == [report]
+
+
+def test_unreachable_model_server_keeps_the_complaint_and_passages(opioid_collection: Collection, settings) -> None:
+    with socket.socket() as probe:  # bound then released: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_TIMEOUT_S = f"http://127.0.0.1:{port}/v1", "deepseek-r1", 5
+
+    events = list(clinical_report_stream(complaint="长期使用阿片类药物的慢性腰痛，询问减量。",
+                                         collection_ids=[opioid_collection.id]))
+
+    assert [e.kind for e in events] == ["retrieval", "error", "done"]
+    assert "模型服务暂时不可用" in events[1].data["message"]
+    report = ClinicalReport.objects.get(id=events[-1].data["report_id"])
+    assert "Connection" in report.error and report.language == "zh"
+    assert report.sections == {section: [] for section in SECTIONS} and report.timings["first_item_ms"] is None
+    assert len(report.passages) == len(events[0].data["passages"]) > 0
