@@ -70,8 +70,9 @@ object with four short lists, most relevant first:
 - "medications": drugs the passages discuss for this patient, with dosing and contraindications exactly as the \
 passages state them;
 - "red_flags": signs needing urgent care, each with the action to take.
-Every item cites the passages it comes from: "passage" is the passage number and "quote" is the exact words copied \
-from that passage. Leave a list empty when the passages say nothing for it; never add what the passages do not say.
+Keep every field short (at most 15 words) and do not repeat an item or the patient facts. Every item cites the \
+passages it comes from: "passage" is the passage number and "quote" is the exact words copied from that passage, \
+never from the patient facts. Leave a list empty when the passages say nothing for it; never add what they do not say.
 Format: {example}
 {reasoning}
 Patient:
@@ -84,7 +85,8 @@ Patient:
 - "examinations"：应做的检查或评估，每项写出理由；
 - "medications"：资料针对这位患者提到的药物，用法用量和禁忌须与资料原文一致；
 - "red_flags"：需要紧急处理的危险征象，每项写出处理措施。
-每项注明出处："passage" 是资料编号，"quote" 是从该资料中原样摘录的原文。\
+每个字段都要简短（不超过 30 个字），不要重复同一项或照抄患者信息。每项注明出处："passage" 是资料编号，\
+"quote" 是从该资料中原样摘录的原文（不是患者信息）。\
 资料没有相关内容时该列表留空，不要添加资料没有的内容。
 格式：{example}
 {reasoning}

@@ -15,10 +15,12 @@ from langchain_core.utils.json import parse_partial_json
 
 from assistant.answer_format import MAX_CITATIONS, CitedQuote, DraftStatement
 
-# Few items per section, enforced by the grammar: on a CPU server every item costs seconds, the whole reply must fit
-# settings.LLM_MAX_TOKENS (512 by default), and the small model otherwise repeats an item until the limit and never
-# reaches the later sections (measured: 4 allowed, it wrote 4 differentials and 2 examinations, then was cut off).
-MAX_ITEMS = {"differential": 3, "examinations": 2, "medications": 2, "red_flags": 2}
+# Few, short items, both enforced by the grammar: the whole reply must fit settings.LLM_MAX_TOKENS (512 by default).
+# Measured with the small local model: unbounded, it wrote one "supporting_findings" on and on (restating the patient)
+# until the limit, or repeated an item, and never reached the later sections; a truncated quote still locates.
+MAX_ITEMS = {"differential": 2, "examinations": 2, "medications": 1, "red_flags": 1}
+MAX_FIELD_CHARS = 100
+MAX_QUOTE_CHARS = 150
 
 # section -> the item's text fields, in the order they are joined into the text that is verified.
 SECTION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -35,7 +37,10 @@ CITATIONS_SCHEMA: dict[str, Any] = {
     "maxItems": MAX_CITATIONS,
     "items": {
         "type": "object",
-        "properties": {"passage": {"type": "integer", "minimum": 1}, "quote": {"type": "string"}},
+        "properties": {
+            "passage": {"type": "integer", "minimum": 1},
+            "quote": {"type": "string", "maxLength": MAX_QUOTE_CHARS},
+        },
         "required": ["passage", "quote"],
         "additionalProperties": False,
     },
@@ -43,7 +48,9 @@ CITATIONS_SCHEMA: dict[str, Any] = {
 
 
 def _section_schema(section: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in SECTION_FIELDS[section]}
+    properties: dict[str, Any] = {
+        name: {"type": "string", "maxLength": MAX_FIELD_CHARS} for name in SECTION_FIELDS[section]
+    }
     properties["citations"] = CITATIONS_SCHEMA
     return {
         "type": "array",
