@@ -120,24 +120,43 @@ def is_yes_no_question(question: str) -> bool:
     return bool(YES_NO_EN.search(question.strip()) or YES_NO_ZH.search(question))
 
 
-def _json_object_text(text: str) -> str | None:
+def json_object_read(text: str, *, complete: bool = True) -> Any:
+    """The JSON object a reply holds from its first "{": whole, wrapped in prose or a code fence, or (while
+    streaming, or cut short) partial; None where there is none."""
     start = text.find("{")
-    return text[start:] if start >= 0 else None
+    if start < 0:
+        return None
+    body = text[start:].strip().removesuffix("```").strip()
+    if complete:
+        try:
+            return json.JSONDecoder().raw_decode(body)[0]
+        except json.JSONDecodeError:
+            pass
+    return parse_partial_json(body)
+
+
+def passage_number(value: Any) -> int | None:
+    """A cited passage number as the model wrote it (an integer or digits), else None."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def cited_quotes(raw: Any) -> list[CitedQuote]:
+    """The {"passage", "quote"} citations of a reply's item; malformed ones are dropped."""
+    citations = []
+    for cited in raw if isinstance(raw, list) else []:
+        number = passage_number(cited.get("passage")) if isinstance(cited, dict) else None
+        if number is not None:
+            quote = cited.get("quote")
+            citations.append(CitedQuote(passage=number, quote=quote if isinstance(quote, str) else ""))
+    return citations
 
 
 def _statement_from(raw: Any) -> DraftStatement | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         return None
-    citations = []
-    for cited in raw.get("citations") or []:
-        if isinstance(cited, dict):
-            number = cited.get("passage")
-            if isinstance(number, str) and number.strip().isdigit():
-                number = int(number)
-            if isinstance(number, int) and not isinstance(number, bool):
-                quote = cited.get("quote")
-                citations.append(CitedQuote(passage=number, quote=quote if isinstance(quote, str) else ""))
-    return DraftStatement(text=raw["text"].strip(), citations=citations)
+    return DraftStatement(text=raw["text"].strip(), citations=cited_quotes(raw.get("citations")))
 
 
 def _verdict_from(value: Any) -> str:
@@ -159,16 +178,8 @@ def prose_statements(text: str) -> list[DraftStatement]:
 
 def answer_parse(text: str, *, complete: bool = True) -> DraftAnswer:
     """The model's reply as statements: JSON (whole, partial, or wrapped in prose or a code fence), else prose."""
-    body = _json_object_text(text)
-    if body is not None:
-        candidate: Any = None
-        if complete:
-            try:
-                candidate, _ = json.JSONDecoder().raw_decode(body)
-            except json.JSONDecodeError:
-                candidate = None
-        if candidate is None:
-            candidate = parse_partial_json(body.strip().removesuffix("```").strip())
+    if "{" in text:
+        candidate = json_object_read(text, complete=complete)
         if isinstance(candidate, dict) and ("statements" in candidate or not complete):
             raw_statements = candidate.get("statements") or []
             statements = [s for s in (_statement_from(r) for r in raw_statements) if s is not None]

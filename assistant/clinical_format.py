@@ -7,13 +7,10 @@ parsing reads the reply while it streams, so each item can be verified as soon a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.utils.json import parse_partial_json
-
-from assistant.answer_format import MAX_CITATIONS, CitedQuote, DraftStatement
+from assistant.answer_format import MAX_CITATIONS, CitedQuote, DraftStatement, cited_quotes, json_object_read
 
 # Few, short items, both enforced by the grammar: the whole reply must fit settings.LLM_MAX_TOKENS (512 by default).
 # Measured with the small local model: unbounded, it wrote one "supporting_findings" on and on (restating the patient)
@@ -104,16 +101,7 @@ def _item_from(section: str, index: int, raw: Any) -> DraftItem | None:
     fields = {name: raw[name].strip() for name in SECTION_FIELDS[section] if isinstance(raw.get(name), str)}
     if not any(fields.values()):
         return None
-    citations = []
-    for cited in raw.get("citations") or []:
-        if isinstance(cited, dict):
-            number = cited.get("passage")
-            if isinstance(number, str) and number.strip().isdigit():
-                number = int(number)
-            if isinstance(number, int) and not isinstance(number, bool):
-                quote = cited.get("quote")
-                citations.append(CitedQuote(passage=number, quote=quote if isinstance(quote, str) else ""))
-    return DraftItem(section=section, index=index, fields=fields, citations=citations)
+    return DraftItem(section=section, index=index, fields=fields, citations=cited_quotes(raw.get("citations")))
 
 
 def report_parse(text: str, *, complete: bool = True) -> list[DraftItem]:
@@ -121,18 +109,7 @@ def report_parse(text: str, *, complete: bool = True) -> list[DraftItem]:
 
     An item is final once another item or section follows it in the reply; all are, once the reply is complete.
     """
-    start = text.find("{")
-    if start < 0:
-        return []
-    body = text[start:].strip().removesuffix("```").strip()
-    candidate: Any = None
-    if complete:
-        try:
-            candidate, _ = json.JSONDecoder().raw_decode(body)
-        except json.JSONDecodeError:
-            candidate = None
-    if candidate is None:
-        candidate = parse_partial_json(body)
+    candidate = json_object_read(text, complete=complete)
     if not isinstance(candidate, dict):
         return []
     present = [key for key in candidate if key in SECTION_FIELDS and isinstance(candidate[key], list)]

@@ -23,9 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_core.utils.json import parse_partial_json
 
-from assistant.answer_format import CitedQuote, DraftStatement
+from assistant.answer_format import CitedQuote, DraftStatement, json_object_read, passage_number
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reply_stream
 from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_validate
@@ -182,18 +181,14 @@ def _policy_messages(*, title: str, chunks: Sequence[Chunk]) -> list[BaseMessage
 
 def policy_reply_parse(text: str) -> dict[str, list[dict]]:
     """The model's reply read tolerantly (cut short or wrapped): conditions and benefits with passage and quote."""
-    start = text.find("{")
-    parsed = parse_partial_json(text[start:].strip().removesuffix("```")) if start >= 0 else None
+    parsed = json_object_read(text, complete=False)
     read: dict[str, list[dict]] = {"conditions": [], "benefits": []}
     if not isinstance(parsed, dict):
         return read
     for key in read:
         for raw in parsed.get(key) or []:
             if isinstance(raw, dict) and isinstance(raw.get("text"), str) and raw["text"].strip():
-                number = raw.get("passage")
-                number = int(number) if isinstance(number, str) and number.strip().isdigit() else number
-                read[key].append({"text": raw["text"].strip(),
-                                  "passage": number if isinstance(number, int) and not isinstance(number, bool) else 0,
+                read[key].append({"text": raw["text"].strip(), "passage": passage_number(raw.get("passage")) or 0,
                                   "quote": raw.get("quote") if isinstance(raw.get("quote"), str) else ""})
     return read
 
