@@ -154,7 +154,7 @@ def answer_stream(
         draft = answer_parse(reply, complete=not repeated)
         final = _unrepeated(finished_statements(draft)) if repeated else draft.statements
         verdict = draft.verdict
-        if repeated and yes_no and final and not answer.error:
+        if yes_no and final and not verdict and not answer.error:  # stopped for repeating, or cut at the token limit
             verdict = _verdict_completed(endpoint=endpoint, messages=messages, reasoning="".join(reasoning_parts),
                                          statements=final, stats=stats)
         for index, statement in enumerate(final[len(verified):], start=len(verified)):
