@@ -74,3 +74,32 @@ class ClinicalReport(models.Model):
 
     def __str__(self) -> str:
         return self.complaint[:80]
+
+
+class PolicyMatchRecord(models.Model):
+    """A business profile matched against policy sets: the policies found, ranked by fit, each condition checked."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="policy_matches"
+    )
+    profile = models.JSONField(help_text="The business profile as entered (BusinessProfile fields; dates ISO).")
+    collections = models.ManyToManyField(Collection, related_name="policy_matches")
+    language = models.CharField(max_length=8, default="en", help_text="The interface language it was asked in.")
+    policies = models.JSONField(
+        default=list,
+        help_text="PolicyMatch.as_dict() per policy in rank order: conditions (met / not met / unknown, each with "
+        "its verified clause and quote), benefits, unsupported items, what the business would need to qualify.",
+    )
+    model = models.CharField(max_length=200, blank=True)
+    timings = models.JSONField(default=dict)
+    error = models.TextField(blank=True, help_text="Why matching failed, wholly or for a policy (the profile is kept).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        profile = self.profile or {}
+        return " ".join(str(profile.get(key) or "") for key in ("city", "industry", "enterprise_type")).strip() or (
+            f"policy match {self.id}"
+        )

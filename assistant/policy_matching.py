@@ -3,7 +3,8 @@ conditions and benefits with quoted clauses, verify every quote, check each veri
 rules (assistant.policy_rules, never the model), and rank the policies by fit.
 
 A policy is a document. Retrieval with a query built from the profile picks the candidate documents; a second
-retrieval inside each picks its condition and benefit clauses. Results are returned, not stored (this session).
+retrieval inside each picks its condition and benefit clauses. `policy_match_stream_store` / `policy_match_store`
+run the matching and keep the result as a PolicyMatchRecord (the profile and the error too when it fails).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from assistant.answer_format import CitedQuote, DraftStatement, json_object_read, passage_number
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reply_stream
-from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_validate
+from assistant.models import PolicyMatchRecord
+from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_as_dict, profile_from_dict, profile_validate
 from assistant.policy_rules import MET, NOT_MET, UNKNOWN, ConditionCheck, condition_check
 from assistant.prompting import passages_block
 from assistant.verification import Span, quote_locate, statement_verify
@@ -392,3 +395,113 @@ def policy_matches_csv(*, result: PolicyMatchResult) -> str:
                 "yes" if item.supported else "no",
             ])
     return out.getvalue()
+
+
+def policy_match_from_dict(data: dict) -> PolicyMatch:
+    """A stored policy (PolicyMatch.as_dict()) back as a PolicyMatch, for the exports."""
+    items = {key: [PolicyItem(**{f: raw.get(f) for f in PolicyItem.__dataclass_fields__ if f in raw})
+                   for raw in data.get(key) or []] for key in ("conditions", "benefits", "unsupported")}
+    return PolicyMatch(
+        document_id=data["document_id"], document_title=data["document_title"], passages=data.get("passages") or [],
+        timings=data.get("timings") or {}, error=data.get("error") or "", **items,
+    )
+
+
+def policy_match_result(record: PolicyMatchRecord) -> PolicyMatchResult:
+    """A stored record as the result the matching returned (ranked policies, profile, timings, model)."""
+    return PolicyMatchResult(profile=profile_from_dict(record.profile),
+                             policies=[policy_match_from_dict(p) for p in record.policies],
+                             timings=record.timings, model=record.model)
+
+
+def policy_match_record_dict(record: PolicyMatchRecord) -> dict:
+    """The stored record as the pages' stream and the API show it."""
+    return {
+        "id": record.id,
+        "profile": record.profile,
+        "collections": sorted(record.collections.values_list("id", flat=True)),
+        "language": record.language,
+        "policies": record.policies,
+        "model": record.model,
+        "timings": record.timings,
+        "error": record.error,
+        "created_at": record.created_at.isoformat(),
+    }
+
+
+def _record_save(*, record: PolicyMatchRecord, collection_ids: list[int]) -> PolicyMatchRecord:
+    record.save()
+    record.collections.set(collection_ids)
+    return record
+
+
+def policy_match_stream_store(
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    language: str = "en", max_policies: int = 3, today: date | None = None,
+) -> Iterator[PolicyMatchEvent]:
+    """policies_match_stream's events, its "done" replaced by one carrying the stored record: {"match_id", "match"}.
+
+    The profile is validated before anything is stored (ProfileInvalid). A failure part-way (retrieval, the
+    database) stores the profile, the policies checked so far and the error, then yields "error" and "done"."""
+    collection_ids = sorted(set(collection_ids))
+    profile_validate(profile=profile, today=today)
+    record = PolicyMatchRecord(user=user if user is not None and user.is_authenticated else None,
+                               profile=profile_as_dict(profile), language=language[:8])
+    checked: list[dict] = []
+    started = time.perf_counter()
+    try:
+        for event in policies_match_stream(profile=profile, collection_ids=collection_ids, user=user,
+                                           max_policies=max_policies, today=today):
+            if event.kind == "policy":
+                checked.append(event.data)
+            if event.kind != "done":
+                yield event
+                continue
+            result: PolicyMatchResult = event.data["result"]
+            record.policies = [p.as_dict() for p in result.policies]
+            record.model, record.timings = result.model, result.timings
+            record.error = "; ".join(dict.fromkeys(p.error for p in result.policies if p.error))[:2000]
+    except Exception as error:  # the page and the API still get a record that says what went wrong
+        logger.exception("policy matching failed")
+        record.policies = sorted(checked, key=policy_dict_rank_key)
+        record.timings = {"total_ms": round((time.perf_counter() - started) * 1000, 1)}
+        record.error = f"{type(error).__name__}: {error}"[:2000]
+        yield PolicyMatchEvent("error", {"message": record.error})
+    _record_save(record=record, collection_ids=collection_ids)
+    yield PolicyMatchEvent("done", {"match_id": record.id, "match": policy_match_record_dict(record)})
+
+
+def policy_match_store(
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    language: str = "en", max_policies: int = 3, today: date | None = None,
+) -> PolicyMatchRecord:
+    """Match the profile and return the stored record (policies ranked by fit; errors kept on it)."""
+    match_id = None
+    for event in policy_match_stream_store(profile=profile, collection_ids=collection_ids, user=user,
+                                           language=language, max_policies=max_policies, today=today):
+        if event.kind == "done":
+            match_id = event.data["match_id"]
+    return PolicyMatchRecord.objects.get(id=match_id)
+
+
+def policy_match_record_create(
+    *, result: PolicyMatchResult, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    language: str = "en", error: str = "",
+) -> PolicyMatchRecord:
+    """Store a result already made (imports, and pages shown without running the model)."""
+    record = PolicyMatchRecord(
+        user=user, profile=profile_as_dict(result.profile), language=language,
+        policies=[p.as_dict() for p in sorted(result.policies, key=lambda p: p.rank_key())],
+        model=result.model, timings=result.timings, error=error,
+    )
+    return _record_save(record=record, collection_ids=sorted(set(collection_ids)))
+
+
+def policy_dict_rank_key(policy: dict) -> tuple[int, int, int, int]:
+    """PolicyMatch.rank_key for a stored policy dict."""
+    return policy_match_from_dict(policy).rank_key()
+
+
+def policy_matches_of_user(*, user: AbstractBaseUser) -> QuerySet[PolicyMatchRecord]:
+    """The user's policy matches, newest first (the history page and the API list)."""
+    return PolicyMatchRecord.objects.filter(user=user).prefetch_related("collections").order_by("-created_at")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
+
+from django.utils.translation import gettext as _
 
 SIZES = ("micro", "small", "medium", "large")
 SIZE_LABELS = {"micro": "微型企业", "small": "小型企业", "medium": "中型企业", "large": "大型企业"}
@@ -41,19 +44,35 @@ def profile_validate(*, profile: BusinessProfile, today: date | None = None) -> 
     today = today or date.today()
     errors: dict[str, str] = {}
     if profile.size and profile.size not in SIZES:
-        errors["size"] = f"must be one of {', '.join(SIZES)}"
+        errors["size"] = _("must be one of %(sizes)s") % {"sizes": ", ".join(SIZES)}
     if profile.founded is not None and profile.founded > today:
-        errors["founded"] = "cannot be in the future"
+        errors["founded"] = _("cannot be in the future")
     if profile.employees is not None and (isinstance(profile.employees, bool) or profile.employees < 0):
-        errors["employees"] = "must be a whole number, 0 or more"
+        errors["employees"] = _("must be a whole number, 0 or more")
     if profile.annual_revenue is not None and profile.annual_revenue < 0:
-        errors["annual_revenue"] = "must be 0 or more (yuan)"
+        errors["annual_revenue"] = _("must be 0 or more (yuan)")
     if profile.rd_ratio is not None and not 0 <= profile.rd_ratio <= 1:
-        errors["rd_ratio"] = "is a share of revenue between 0 and 1 (3% is 0.03)"
+        errors["rd_ratio"] = _("is a share of revenue between 0 and 1 (3%% is 0.03)") % {}
     if any(not isinstance(c, str) or not c.strip() for c in profile.certificates):
-        errors["certificates"] = "each certificate must be a non-empty name"
+        errors["certificates"] = _("each certificate must be a non-empty name")
     if not (profile.province or profile.city or profile.industry or profile.enterprise_type or profile.size):
-        errors["profile"] = "give at least the region, industry, enterprise type or size"
+        errors["profile"] = _("give at least the region, industry, enterprise type or size")
     if errors:
         raise ProfileInvalid(errors)
     return profile
+
+
+def profile_as_dict(profile: BusinessProfile) -> dict[str, Any]:
+    """The profile as stored and sent (JSON): the founding date in ISO form."""
+    data = asdict(profile)
+    data["founded"] = profile.founded.isoformat() if profile.founded else None
+    return data
+
+
+def profile_from_dict(data: dict[str, Any]) -> BusinessProfile:
+    """A stored profile back; keys it does not know are ignored, so older records still read."""
+    known = {name: data[name] for name in BusinessProfile.__dataclass_fields__ if name in data}
+    if known.get("founded"):
+        known["founded"] = date.fromisoformat(known["founded"])
+    known["certificates"] = list(known.get("certificates") or [])
+    return BusinessProfile(**known)
