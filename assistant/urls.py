@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assistant import api, views
+from assistant import api, clinical_urls, policy_urls, views
 
 app_name = "assistant"
 
@@ -12,3 +12,4 @@ urlpatterns = [
     path("api/answers/", api.AnswerCreateApi.as_view(), name="api-answer-create"),
     path("api/answers/<int:answer_id>/", api.AnswerDetailApi.as_view(), name="api-answer-detail"),
 ]
+urlpatterns += clinical_urls.urlpatterns + policy_urls.urlpatterns
