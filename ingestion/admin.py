@@ -169,6 +169,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "__str__",
         "collection",
         "version",
+        "issued_on",
         "status",
         "progress_percent",
         "chunk_count",

@@ -56,6 +56,11 @@ class Document(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     failure_reason = models.TextField(blank=True)
     page_count = models.IntegerField(null=True, blank=True)
+    issued_on = models.DateField(
+        null=True, blank=True, help_text="When the document was issued, read from its head (the 1st when only the "
+        "month is stated); editable by admins."
+    )
+    issued_as = models.CharField(max_length=40, blank=True, help_text="That date as the document writes it.")
     text = models.TextField(blank=True, help_text="Extracted text; chunk offsets refer to it.")
     chunk_count = models.IntegerField(default=0)
     chunks_embedded = models.IntegerField(default=0)

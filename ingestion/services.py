@@ -21,6 +21,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ingestion.chunking import document_chunk
+from ingestion.dates import issued_date_find
 from ingestion.embedding import Embedder, embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.leases import DocumentBusy, DocumentLease, LeaseLost, document_lease
@@ -213,6 +214,9 @@ def _document_chunks_create(*, document: Document, lease: DocumentLease) -> None
         )
         document.text = parsed.text
         document.page_count = parsed.page_count
+        issued = issued_date_find(parsed.text)
+        if document.issued_on is None and issued is not None:  # an admin's correction survives re-ingestion
+            document.issued_on, document.issued_as = issued.on, issued.as_written
         document.chunk_count = len(drafts)
         document.chunks_embedded = 0
         document.status = Document.Status.EMBEDDING
