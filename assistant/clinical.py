@@ -130,6 +130,11 @@ def report_sections(items: Iterable[dict]) -> dict[str, list[dict]]:
     return sections
 
 
+def recommendation_count(*, sections: dict[str, list[dict]]) -> int:
+    """The supported items: only these are recommendations."""
+    return sum(1 for items in sections.values() for item in items if item.get("supported"))
+
+
 def clinical_report_dict(report: ClinicalReport) -> dict:
     """The stored report as the page and the API show it."""
     return {
@@ -140,11 +145,11 @@ def clinical_report_dict(report: ClinicalReport) -> dict:
         "vitals": report.vitals,
         "history": report.history,
         "medications": report.medications,
-        "collections": sorted(report.collections.values_list("id", flat=True)),
+        "collections": sorted(c.id for c in report.collections.all()),  # uses a prefetch when the list has one
         "language": report.language,
         # In SECTIONS order: JSONB stores an object's keys shortest first.
         "sections": {section: report.sections.get(section, []) for section in SECTIONS},
-        "recommendation_count": sum(1 for items in report.sections.values() for i in items if i["supported"]),
+        "recommendation_count": recommendation_count(sections=report.sections),
         "passages": report.passages,
         "reasoning": report.reasoning,
         "model": report.model,
