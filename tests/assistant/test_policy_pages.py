@@ -152,9 +152,9 @@ def test_form_page_needs_sign_in_and_speaks_both_languages(client_signed_in: Cli
     anonymous = Client().get("/policies/")
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
     english = client_signed_in.get("/policies/").content.decode()
-    for text in ("Province", "Enterprise type", "万元", "R&amp;D spending (percent of revenue)", "Policy sets to search",
-                 'value="高新技术企业"', 'value="专精特新"', 'value="科技型中小企业"', 'value="小巨人"',
-                 f'value="{sme_policy.id}"', 'data-stream-url="/policies/stream/"'):
+    for text in ("Province", "Enterprise type", "万元", "R&amp;D spending (percent of revenue)",
+                 "Policy sets to search", 'value="高新技术企业"', 'value="专精特新"', 'value="科技型中小企业"',
+                 'value="小巨人"', f'value="{sme_policy.id}"', 'data-stream-url="/policies/stream/"'):
         assert text in english, text
     client_signed_in.post("/i18n/setlang/", {"language": "zh-hans", "next": "/policies/"})
     chinese = client_signed_in.get("/policies/").content.decode()
