@@ -86,6 +86,7 @@ class PolicyView:
     needs: list[PolicyItemView]  # not met or unknown: what the business would need to qualify
     unsupported_count: int
     error: str
+    timings: dict  # clause_retrieval_ms, ttft_ms, generation_ms, answer_tokens, check_ms, total_ms
 
 
 def _item_view(item: dict) -> PolicyItemView:
@@ -119,6 +120,7 @@ def policies_for_display(policies: Iterable[dict]) -> list[PolicyView]:
                 needs=[c for c in conditions if c.status in (NOT_MET, UNKNOWN)],
                 unsupported_count=len(policy.get("unsupported") or []),
                 error=policy.get("error") or "",
+                timings=policy.get("timings") or {},
             )
         )
     return views

@@ -83,6 +83,11 @@ def _js_labels() -> dict:
         "done": _("done"),
         "retrieval": _("retrieval"),
         "total": _("total"),
+        "clause_retrieval": _("clause retrieval"),
+        "first_token": _("first token"),
+        "generation": _("generation"),
+        "answer_tokens": _("answer tokens"),
+        "checks": _("checks"),
         "failed": _("The matching could not be completed."),
         "facts": {fact: missing_label(fact) for fact in facts},
     }

@@ -124,6 +124,7 @@ def test_fill_the_form_watch_conditions_stream_in_and_open_a_cited_clause(
         assert row.get_attribute("data-status") == condition["status"]
         assert row.locator(".status").inner_text() == STATUS_LABELS["zh-hans"][condition["status"]]
     assert shown.locator("a.clause-link").count() == len(items)
+    assert "ms" in shown.locator(".policy-timings").inner_text()  # the policy's time, broken down
     assert page.get_attribute("#live-match-link", "href") == f"/policies/matches/{record.id}/"
 
     link = shown.locator("a.clause-link").first

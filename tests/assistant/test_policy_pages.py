@@ -330,4 +330,5 @@ def test_stream_checks_each_policy_as_it_comes_then_stores_the_ranked_match(
     _assert_grounded(record.policies)
     page = client_signed_in.get(f"/policies/matches/{record.id}/").content.decode()
     assert len(CLAUSE_LINK.findall(page)) == sum(len(p["conditions"]) + len(p["benefits"]) for p in record.policies)
+    assert page.count('class="timings policy-timings"') == len(record.policies)  # where each policy's time went
 
