@@ -18,6 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from assistant.models import PolicyMatchRecord
 from assistant.policy_forms import PolicyProfileForm
@@ -309,6 +310,9 @@ def test_api_validates_creates_lists_and_reads_back(
     assert client_signed_in.get(f"/api/policy-matches/{record.id}/").json() == body
     assert [r["id"] for r in client_signed_in.get("/api/policy-matches/").json()] == [record.id]
     assert list(policy_matches_of_user(user=owner)) == [record]
+    token = Token.objects.create(user=owner)  # an API key, as `manage.py drf_create_token` makes it
+    with_key = Client().get(f"/api/policy-matches/{record.id}/", HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    assert with_key.status_code == 200 and with_key.json()["id"] == record.id
 
 
 def test_stream_checks_each_policy_as_it_comes_then_stores_the_ranked_match(
