@@ -26,14 +26,22 @@ from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
 from assistant.models import ClinicalReport
 from assistant.prompting import REASONING_PROMPTED, passage_text_defused, passages_block
 from assistant.services import passage_dict
+from assistant.support import term_coverage
 from assistant.verification import statement_verify
 from ingestion.models import Chunk
+from retrieval.diversity import passages_diversified
 from retrieval.language import language_of
 from retrieval.services import passages_retrieve
 
 logger = logging.getLogger(__name__)
 
 CLINICAL_TOP_K = 8
+# Candidates searched and the most any one guideline contributes to the CLINICAL_TOP_K passages the model reads.
+CLINICAL_CANDIDATES = 24
+PASSAGES_PER_SOURCE = 3
+# An item whose words are this largely the patient's own (the complaint or a current medication written back) has no
+# guideline content, however well a passage happens to match it: it is not a recommendation.
+PATIENT_RESTATEMENT = 0.8
 
 PATIENT_LABELS = {
     "en": {"complaint": "Chief complaint", "age": "Age", "sex": "Sex", "vitals": "Vital signs",
@@ -117,10 +125,17 @@ def clinical_messages(*, language: str, patient: str, chunks: Sequence[Chunk],
     return [HumanMessage(f"{passages_block(chunks=chunks, nonce=nonce)}\n\n{instructions}")]
 
 
-def item_verify(*, item: DraftItem, passages: Sequence[Chunk], threshold: float) -> dict:
-    """The item's fields with its verification: supported or not, support, and quote-level citations."""
+def item_verify(*, item: DraftItem, passages: Sequence[Chunk], threshold: float, patient: str = "") -> dict:
+    """The item's fields with its verification: supported or not, support, and quote-level citations.
+
+    An item that only restates the patient facts is unsupported (method "restates_patient") even where a passage
+    shares its words: the small model writes the complaint back as a diagnosis or the current dose as a reference.
+    """
     verified = statement_verify(index=item.index, draft=item.as_statement(), passages=passages, threshold=threshold)
-    return {"section": item.section, **item.fields, **verified.as_dict()}
+    checked = {"section": item.section, **item.fields, **verified.as_dict()}
+    if patient and term_coverage(item.text(), patient) >= PATIENT_RESTATEMENT:
+        checked.update(supported=False, method="restates_patient", citations=[])  # unsupported: shown uncited
+    return checked
 
 
 def report_sections(items: Iterable[dict]) -> dict[str, list[dict]]:
@@ -168,8 +183,9 @@ def clinical_report_stream(
     collection_ids = sorted(set(collection_ids))
     language = language_of(complaint)
     query = f"{complaint.strip()} {history.strip()}".strip()
-    retrieval = passages_retrieve(query=query, collection_ids=collection_ids, k=CLINICAL_TOP_K)
-    chunks = [p.chunk for p in retrieval.passages]
+    retrieval = passages_retrieve(query=query, collection_ids=collection_ids, k=CLINICAL_CANDIDATES)
+    passages = passages_diversified(passages=retrieval.passages, k=CLINICAL_TOP_K, per_source=PASSAGES_PER_SOURCE)
+    chunks = [p.chunk for p in passages]
     timings: dict[str, float | int | bool | None] = {
         key: round(value, 1) for key, value in retrieval.timings_ms.items()
     }
@@ -207,7 +223,7 @@ def clinical_report_stream(
                                        and i.index < item.index}:
                     repeated.add((item.section, item.index))  # small models repeat an item; once is enough
                     continue
-                checked = item_verify(item=item, passages=chunks, threshold=threshold)
+                checked = item_verify(item=item, passages=chunks, threshold=threshold, patient=patient)
                 verified[(item.section, item.index)] = checked
                 timings.setdefault("first_item_ms", round((time.perf_counter() - started) * 1000, 1))
                 yield AnswerEvent("item", {"section": item.section, "index": item.index, "item": checked})

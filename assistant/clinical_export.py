@@ -89,6 +89,7 @@ class ItemView:
     supported: bool
     support: float | None
     citations: list[CitationView]
+    restates_patient: bool = False  # flagged apart: the patient's own facts written back, no guideline content
 
     @property
     def text(self) -> str:
@@ -140,6 +141,7 @@ def _item_view(*, section: str, rank: int, item: dict) -> ItemView:
         support=item.get("support"),
         # An unsupported item is flagged, never linked: no passage stands behind it.
         citations=[_citation_view(c) for c in item.get("citations") or []] if supported else [],
+        restates_patient=item.get("method") == "restates_patient",
     )
 
 

@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -27,7 +28,7 @@ from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from assistant.answer_format import CitedQuote, DraftStatement, json_object_read, passage_number
-from assistant.llm.client import llm_endpoint
+from assistant.llm.client import LlmEndpoint, llm_endpoint
 from assistant.llm.generation import ReplyStats, reply_stream
 from assistant.models import PolicyMatchRecord
 from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_as_dict, profile_from_dict, profile_validate
@@ -44,6 +45,10 @@ CANDIDATE_PASSAGES = 12
 POLICY_PASSAGES = 4
 CLAUSE_QUERY = "申请条件 支持对象 应当符合下列条件 不予支持 补助 奖励 支持措施"
 LIST_ITEM = re.compile(r"[（(][一二三四五六七八九十]{1,3}[)）]")
+LIST_MARKER = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十\d]{1,2}[、.．])\s*")
+TITLE_ARTICLE = re.compile(
+    r"(?<=..)第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十\d]+)?$"
+)
 ARTICLE = re.compile(r"^第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十\d]+)?$")
 
 _CITED_ITEMS: dict[str, Any] = {
@@ -164,6 +169,14 @@ def profile_query(profile: BusinessProfile) -> str:
     return " ".join(p for p in parts if p)
 
 
+def clause_query(profile: BusinessProfile) -> str:
+    """The search for a policy's condition and benefit clauses: the usual wording of conditions, plus what the
+    business is and wants (a data firm's "授权运营机构" finds the article on what an operating institution must
+    have)."""
+    return " ".join(part for part in (CLAUSE_QUERY, profile.enterprise_type, profile.industry, profile.notes[:200])
+                    if part)
+
+
 def clause_label(chunk: Chunk) -> str:
     """《文件名》第X条 (with its 款 when the article was split), or the section path when there is no article."""
     path = [p.strip() for p in chunk.section_path.split(Chunk.SECTION_SEPARATOR) if p.strip()]
@@ -173,7 +186,11 @@ def clause_label(chunk: Chunk) -> str:
             break
     else:
         section = " ".join(path[-1:])
-    return f"《{chunk.document.title}》{section}"
+    title = chunk.document.title
+    single_article = TITLE_ARTICLE.search(title)
+    if single_article and not section:  # one article filed as its own document, named after it
+        return f"《{title[: single_article.start()]}》{single_article.group(0)}"
+    return f"《{title}》{section}"
 
 
 def _policy_messages(*, title: str, chunks: Sequence[Chunk]) -> list[BaseMessage]:
@@ -228,6 +245,14 @@ def policy_items_check(
             chunk = chunks[citation["number"] - 1]
             for span in condition_spans(text=item.text, citation=citation, chunk=chunk):
                 clause = chunk.text[span.start : span.end]
+                not_a_condition = applicant_condition_missing(passage=chunk.text, start=span.start, clause=clause)
+                if not_a_condition:
+                    unsupported.append(PolicyItem(
+                        kind=kind, text=clause, supported=True, support=item.support,
+                        citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end},
+                        reason=not_a_condition,
+                    ))
+                    continue
                 checked = condition_check(text=clause, profile=profile, today=today)
                 if exclusion_clause(passage=chunk.text, start=span.start):
                     checked = exclusion_check(checked)
@@ -242,6 +267,35 @@ def policy_items_check(
                     checked_spans.add((chunk.id, span.start, span.end))
                     kept[key].append(part)
     return kept["conditions"], kept["benefits"], unsupported
+
+
+# A clause states a condition on the applicant when it is an item under "应当符合下列条件" (or "下列情形") or says
+# what the applicant must be, have or meet; one whose subject is an authority, or everyone, binds someone else.
+LIST_LEAD_IN = re.compile(r"(?:下列|以下)(?:条件|情形|要求)|条件如下")
+CONDITION_WORDS = re.compile(
+    r"条件|资格|具备|具有|符合|满足|申请|登记|不低于|不少于|不超过|不高于|以上|以下|持有|取得|认定|注册|成立|年满|满\d"
+)
+DEFINITION = re.compile(r"^[^。；]{0,30}?(?:，|,)?是指|本(?:办法|条例|规范|规定|法|措施|通知)所称")
+AUTHORITY_SUBJECT = re.compile(
+    r"^[^，。；：]{0,16}?(?:登记机构|实施机构|数据管理部门|人民政府|主管部门|有关部门|监管部门|征收机构|行政管理部门|"
+    r"网信部门|公安机关|任何单位和个人|任何组织和个人|任何单位|任何个人)"
+)
+
+
+def applicant_condition_missing(*, passage: str, start: int, clause: str) -> str:
+    """Why the clause is no condition the applicant must meet ("" when it is one): the model lists a passage's
+    procedures and the authority's duties as "conditions" too, and a rule check of those would mislead."""
+    lead_in = passage[max(0, start - 200) : start]
+    if LIST_LEAD_IN.search(lead_in) and LIST_ITEM.match(clause.lstrip()):
+        return ""
+    if DEFINITION.search(clause):
+        return "不是申请条件：此条是用语的定义"
+    subject = AUTHORITY_SUBJECT.match(LIST_MARKER.sub("", clause.lstrip()))
+    if subject:
+        return f"不是对申请者的条件：此条约束的是{subject.group(0)[-8:]}"
+    if not CONDITION_WORDS.search(clause):
+        return "不是申请条件：此条未写出申请者须具备或满足的要求"
+    return ""
 
 
 EXCLUSION = re.compile(r"不予(?:支持|受理|资助|补助|奖励)|不得(?:申请|申报|享受)")
@@ -316,50 +370,87 @@ def policies_match_stream(
         "retrieval_ms": timings["retrieval_ms"],
     })
     endpoint = llm_endpoint()
+    # Each policy's clauses are found here (the ORM and the in-process indexes stay on this thread); the model's
+    # replies are asked for together, since vLLM decodes concurrent requests in one batch at little extra cost a
+    # token; each policy is checked and sent in retrieval order as soon as its reply and those before it are in.
+    pending = [_policy_clauses(document_id=d, title=t, profile=profile, collection_ids=collection_ids)
+               for d, t in candidates]
     policies: list[PolicyMatch] = []
-    for document_id, title in candidates:
-        match = _policy_match(endpoint=endpoint, document_id=document_id, title=title, profile=profile,
-                              collection_ids=collection_ids, today=today)
-        policies.append(match)
-        if match.error:
-            yield PolicyMatchEvent("error", {"message": match.error, "document_id": document_id})
-        yield PolicyMatchEvent("policy", match.as_dict())
+    with ThreadPoolExecutor(max_workers=max(1, min(settings.POLICY_CONCURRENCY, len(pending) or 1))) as pool:
+        replies = [pool.submit(_policy_reply, endpoint=endpoint, title=p.match.document_title, chunks=p.chunks)
+                   for p in pending]
+        for clauses, reply in zip(pending, replies, strict=True):
+            match = _policy_finish(clauses=clauses, reply=reply.result(), profile=profile, today=today)
+            policies.append(match)
+            if match.error:
+                yield PolicyMatchEvent("error", {"message": match.error, "document_id": match.document_id})
+            yield PolicyMatchEvent("policy", match.as_dict())
     ranked = sorted(policies, key=lambda p: p.rank_key())  # stable: equal fit keeps retrieval order
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     yield PolicyMatchEvent("done", {"result": PolicyMatchResult(profile=profile, policies=ranked, timings=timings,
                                                                 model=endpoint.model)})
 
 
-def _policy_match(
-    *, endpoint, document_id: int, title: str, profile: BusinessProfile, collection_ids: list[int], today: date
-) -> PolicyMatch:
+@dataclass
+class _PolicyClauses:
+    match: PolicyMatch
+    chunks: list[Chunk]
+    retrieval_ms: float
+    started: float
+
+
+@dataclass
+class _PolicyReply:
+    text: str
+    stats: ReplyStats
+    finished: float
+    error: str = ""
+
+
+def _policy_clauses(
+    *, document_id: int, title: str, profile: BusinessProfile, collection_ids: list[int]
+) -> _PolicyClauses:
     started = time.perf_counter()
-    clauses = passages_retrieve(query=CLAUSE_QUERY, collection_ids=collection_ids, document_ids=[document_id],
-                                k=POLICY_PASSAGES)
+    clauses = passages_retrieve(query=clause_query(profile), collection_ids=collection_ids,
+                                document_ids=[document_id], k=POLICY_PASSAGES)
     chunks = [p.chunk for p in clauses.passages]
     match = PolicyMatch(document_id=document_id, document_title=title,
                         passages=[{"number": n, "chunk_id": c.id, "clause": clause_label(c)}
                                   for n, c in enumerate(chunks, start=1)])
+    return _PolicyClauses(match=match, chunks=chunks, retrieval_ms=clauses.timings_ms.get("retrieval_ms", 0.0),
+                          started=started)
+
+
+def _policy_reply(*, endpoint: LlmEndpoint, title: str, chunks: list[Chunk]) -> _PolicyReply:
+    """The model's extraction for one policy; runs on a worker thread, so it touches no database."""
     stats = ReplyStats()
-    reply = ""
+    text = ""
     try:
         for delta in reply_stream(endpoint=endpoint, messages=_policy_messages(title=title, chunks=chunks),
                                   stats=stats, reasoning_mode="off", reasoning_budget=0, output_format=POLICY_FORMAT):
-            reply += delta.text if delta.kind == "answer" else ""
+            text += delta.text if delta.kind == "answer" else ""
     except Exception as error:  # the server down or slow: this policy is reported, the others still run
         logger.exception("policy extraction failed")
-        match.error = f"{type(error).__name__}: {error}"[:500]
-    generated = time.perf_counter()
+        return _PolicyReply(text=text, stats=stats, finished=time.perf_counter(),
+                            error=f"{type(error).__name__}: {error}"[:500])
+    return _PolicyReply(text=text, stats=stats, finished=time.perf_counter())
+
+
+def _policy_finish(*, clauses: _PolicyClauses, reply: _PolicyReply, profile: BusinessProfile,
+                   today: date) -> PolicyMatch:
+    match, stats = clauses.match, reply.stats
+    match.error = reply.error
+    checking = time.perf_counter()
     match.conditions, match.benefits, match.unsupported = policy_items_check(
-        extracted=policy_reply_parse(reply), chunks=chunks, profile=profile, today=today)
+        extracted=policy_reply_parse(reply.text), chunks=clauses.chunks, profile=profile, today=today)
     match.timings = {
-        "clause_retrieval_ms": round(clauses.timings_ms.get("retrieval_ms", 0.0), 1),
+        "clause_retrieval_ms": round(clauses.retrieval_ms, 1),
         "ttft_ms": round((stats.first_token_at - stats.started) * 1000, 1) if stats.first_token_at else None,
-        "generation_ms": round((generated - stats.started) * 1000, 1),
+        "generation_ms": round((reply.finished - stats.started) * 1000, 1) if stats.started else None,
         "input_tokens": stats.input_tokens,
         "answer_tokens": stats.answer_tokens,
-        "check_ms": round((time.perf_counter() - generated) * 1000, 1),
-        "total_ms": round((time.perf_counter() - started) * 1000, 1),
+        "check_ms": round((time.perf_counter() - checking) * 1000, 1),
+        "total_ms": round((time.perf_counter() - clauses.started) * 1000, 1),
     }
     return match
 

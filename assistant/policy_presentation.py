@@ -85,6 +85,7 @@ class PolicyView:
     benefits: list[PolicyItemView]
     needs: list[PolicyItemView]  # not met or unknown: what the business would need to qualify
     unsupported_count: int
+    left_out: list[PolicyItemView]  # unsupported by their clause, or no condition on the applicant: with the reason
     error: str
     timings: dict  # clause_retrieval_ms, ttft_ms, generation_ms, answer_tokens, check_ms, total_ms
 
@@ -119,6 +120,7 @@ def policies_for_display(policies: Iterable[dict]) -> list[PolicyView]:
                 benefits=[_item_view(b) for b in policy.get("benefits") or []],
                 needs=[c for c in conditions if c.status in (NOT_MET, UNKNOWN)],
                 unsupported_count=len(policy.get("unsupported") or []),
+                left_out=[_item_view(u) for u in policy.get("unsupported") or []],
                 error=policy.get("error") or "",
                 timings=policy.get("timings") or {},
             )

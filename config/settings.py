@@ -196,6 +196,8 @@ ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
 # A citation holds where assistant/support.py scores the statement against the quoted sentences at least this; 0.40
 # is calibrated on cpgQA, PubMedQA and LeCoQA pairs by bench/support_calibration.py (bench/README.md).
 CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.40"))
+# Policy matching asks the model about this many candidate policies at once (vLLM batches concurrent requests).
+POLICY_CONCURRENCY = int(os.environ.get("POLICY_CONCURRENCY", "3"))
 
 LOGGING = {
     "version": 1,

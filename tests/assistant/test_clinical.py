@@ -10,7 +10,13 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from assistant.answer_format import CitedQuote
-from assistant.clinical import clinical_messages, clinical_report_stream, clinical_reports_of_user, item_verify
+from assistant.clinical import (
+    clinical_messages,
+    clinical_report_stream,
+    clinical_reports_of_user,
+    item_verify,
+    patient_text,
+)
 from assistant.clinical_format import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import DEFAULT_SOURCE, cpgqa_evaluation_set
@@ -97,6 +103,28 @@ def test_item_verification_supports_the_stated_dose_and_flags_a_wrong_one(opioid
     unrelated = DraftItem("red_flags", 0, {"sign": "crushing chest pain radiating to the left arm",
                                            "action": "give aspirin and call cardiology"}, [CitedQuote(2, "")])
     assert not item_verify(item=unrelated, passages=passages, threshold=THRESHOLD)["supported"]
+
+
+def test_an_item_restating_the_patient_is_no_recommendation_even_where_a_passage_matches(
+    opioid_collection: Collection,
+) -> None:
+    """The small model writes the current medication back as a "reference"; a passage naming the same dose would
+    support it word for word, but it adds nothing from the guideline."""
+    slower = chunk_containing("reduce opioid by 5 to 20% every 4 weeks")
+    patient = patient_text(language="en", complaint="Chronic low back pain; asks about tapering", age=58, sex="male",
+                           vitals="", history="", medications="reduce opioid by 5 to 20% every 4 weeks")
+    echo = DraftItem("medications", 0, {"drug": "opioid", "dosing": "reduce opioid by 5 to 20% every 4 weeks",
+                                        "contraindications": ""},
+                     [CitedQuote(1, "reduce opioid by 5 to 20% every 4 weeks")])
+    assert item_verify(item=echo, passages=[slower], threshold=THRESHOLD)["supported"]  # without the patient facts
+    flagged = item_verify(item=echo, passages=[slower], threshold=THRESHOLD, patient=patient)
+    assert not flagged["supported"] and flagged["method"] == "restates_patient" and flagged["citations"] == []
+    advice = DraftItem("examinations", 0, {"name": "Opioid taper plan",
+                                           "reason": "reduce opioid by 5 to 20% every 4 weeks with pauses as needed"},
+                       [CitedQuote(1, "reduce opioid by 5 to 20%")])
+    unrelated_patient = patient_text(language="en", complaint="Chronic low back pain; asks about tapering", age=58,
+                                     sex="male", vitals="", history="", medications="oxycodone 60 mg a day")
+    assert item_verify(item=advice, passages=[slower], threshold=THRESHOLD, patient=unrelated_patient)["supported"]
 
 
 def test_patient_facts_are_defused_and_come_after_the_fenced_passages(opioid_collection: Collection) -> None:
