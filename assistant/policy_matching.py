@@ -256,9 +256,12 @@ def policy_items_check(
                 checked = condition_check(text=clause, profile=profile, today=today)
                 if exclusion_clause(passage=chunk.text, start=span.start):
                     checked = exclusion_check(checked)
+                # The model's words stand for the clause only where they are about that clause: a model text
+                # spanning a whole article over a quote of one of its items would show a status it was not given.
+                own_words = (span.start == citation["quote_start"] and span.end == citation["quote_end"]
+                             and len(item.text) <= 2 * len(clause) + 20 and len(LIST_ITEM.findall(item.text)) < 2)
                 part = PolicyItem(
-                    kind=kind, text=item.text if span.start == citation["quote_start"] and
-                    span.end == citation["quote_end"] else clause,
+                    kind=kind, text=item.text if own_words else clause,
                     supported=True, support=item.support,
                     citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end},
                     status=checked.status, reason=checked.reason, missing=checked.missing,

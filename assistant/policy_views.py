@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -89,6 +89,11 @@ def _js_labels() -> dict:
         "answer_tokens": _("answer tokens"),
         "checks": _("checks"),
         "failed": _("The matching could not be completed."),
+        # The count is filled in by the script; the saved page words it with the plural form.
+        "left_out": ngettext(
+            "%(n)s item left out: not supported by its clause, or not a condition on the applicant",
+            "%(n)s items left out: not supported by their clauses, or not conditions on the applicant", 2),
+        "not_supported": _("the cited clause does not support it"),
         "facts": {fact: missing_label(fact) for fact in facts},
     }
 

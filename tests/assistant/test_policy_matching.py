@@ -167,6 +167,20 @@ def test_items_are_verified_split_per_listed_condition_and_cited_by_article(sme_
 
 
 @pytest.mark.django_db
+def test_a_condition_shows_the_clause_it_was_checked_on_not_a_wider_text_of_the_model(sme_policy: Collection) -> None:
+    """Seen with the local model: the whole article, reworded, as the condition, quoting only its item (三). The
+    status is that of item (三), so item (三) is what the business is shown."""
+    article_4 = _article(sme_policy, "第四条")
+    reworded = ("企业应当同时符合下列条件：一、在本市注册登记满一年；二、上一年度营业收入不超过2亿元；"
+                "三、职工人数不超过300人；四、上一年度研发投入占营业收入比例不低于3%；五、近三年内未发生重大安全、质量、环境事故")
+    extracted = {"conditions": [{"text": reworded, "passage": 1, "quote": "（三）职工人数不超过300人；"}],
+                 "benefits": []}
+    conditions, _, _ = policy_items_check(extracted=extracted, chunks=[article_4], profile=SMALL, today=TODAY)
+    assert [(c.status, c.text) for c in conditions] == [(MET, conditions[0].citation["quote"])]
+    assert conditions[0].text.startswith("（三）职工人数不超过300人")
+
+
+@pytest.mark.django_db
 def test_excluding_situations_are_read_the_other_way(sme_policy: Collection) -> None:
     """第六条 lists situations that rule a business out: matching one of them is "not met"."""
     article_4, article_6 = _article(sme_policy, "第四条"), _article(sme_policy, "第六条")
