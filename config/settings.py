@@ -20,7 +20,8 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "yiju-insecure-development-key-change-me")
+DEVELOPMENT_SECRET_KEY = "yiju-insecure-development-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",  # API keys: `manage.py drf_create_token USER`, sent as `Authorization: Bearer KEY`
+    "drf_spectacular",  # OpenAPI schema at /api/schema/ (assistant/api_schema.py)
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc files served from here, not a CDN
     "ingestion",
     "retrieval",
     "assistant",
@@ -40,6 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "assistant.security.SecurityHeadersMiddleware",
+    "assistant.security.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,7 +111,74 @@ REST_FRAMEWORK = {
         "assistant.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per user (anonymous callers per address, stricter); POSTs make the model write and have their own, lower
+    # rate. Over a rate: 429 with Retry-After (assistant/throttling.py). Rates are N/s, N/m, N/h or N/d.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "assistant.throttling.AnonThrottle",
+        "assistant.throttling.UserThrottle",
+        "assistant.throttling.GenerationThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "30/min"),
+        "user": os.environ.get("API_THROTTLE_USER", "600/min"),
+        "generation": os.environ.get("API_THROTTLE_GENERATION", "60/min"),
+    },
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Yiju API",
+    "DESCRIPTION": "Answers, clinical reports and policy matches from an organisation's own documents, every "
+    "statement citing the passage that supports it; and an OpenAI-compatible chat endpoint.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["assistant.api_schema.endpoints_without_optional_slash"],
+}
+# Throttle counts and other shared state: Redis (redis://HOST:6379/N) when several processes serve the app, so that
+# they count together; by default each process counts alone in memory.
+if os.environ.get("CACHE_URL"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+    }
+
+# --- Hardening. Always: no framing, no MIME sniffing, same-origin referrers, a Content-Security-Policy
+# (assistant/security.py), cookies out of scripts' reach. DJANGO_HTTPS=1 (production, served over TLS): secure
+# cookies, HSTS and redirects to HTTPS, and a DJANGO_SECRET_KEY must be set; DJANGO_TLS_PROXY=1 when a proxy
+# terminates TLS and sets X-Forwarded-Proto (it must overwrite a client's own). `manage.py check --deploy` passes
+# with both and DJANGO_ALLOWED_HOSTS (tests/assistant/test_hardening.py).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the pages send the token from the form, never read the cookie
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# The pages stream answers with inline scripts and styles (no build step, no external assets), so those may be
+# inline but nothing loads from, posts to or frames from elsewhere. Redoc searches in a blob: worker. "" for none.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if HTTPS:
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DJANGO_HTTPS=1 needs a DJANGO_SECRET_KEY (50+ random characters).")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if not host.startswith(".")]
+if env_bool("DJANGO_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Celery: no broker configured means tasks run in-process through the same task code.
 # In-process mode names the in-memory transport so nothing ever reaches for a broker on localhost by default.
@@ -147,6 +219,14 @@ VECTOR_INDEX_SEARCH_THREADS = int(os.environ.get("VECTOR_INDEX_SEARCH_THREADS", 
 CHUNK_MAX_CHARS = int(os.environ.get("CHUNK_MAX_CHARS", "800"))
 CHUNK_OVERLAP_CHARS = int(os.environ.get("CHUNK_OVERLAP_CHARS", "100"))
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+# One request (all its files together) over this is refused with 413 before its body is read, or as soon as it
+# streams past it; a file past UPLOAD_MAX_BYTES stops being stored there (assistant/security.py).
+UPLOAD_REQUEST_MAX_BYTES = int(os.environ.get("UPLOAD_REQUEST_MAX_BYTES", str(2 * 1024 * 1024 * 1024)))
+FILE_UPLOAD_HANDLERS = [
+    "assistant.security.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Django refuses more than 100 files in one request by default; a document set is often more.
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
 # Zip archives: what one upload may expand to, so a zip bomb fails instead of filling the disk.

@@ -72,10 +72,15 @@ def upload_register(*, collection: Collection, name: str, stream: BinaryIO, sour
         return zip_register(collection=collection, name=name, stream=stream, source_prefix=source_prefix)
     size = _stream_size(stream)
     if size > settings.UPLOAD_MAX_BYTES:
-        digest = hashlib.sha256()
-        for piece in iter(lambda: stream.read(READ_PIECE), b""):
-            digest.update(piece)
-        existing = Document.objects.filter(collection=collection, sha256=digest.hexdigest()).first()
+        # A file the upload handler stopped storing at the limit (assistant.security.OversizeUpload) brings the
+        # sha256 of all its bytes; any other is read again in pieces.
+        sha256 = getattr(stream, "sha256", None)
+        if sha256 is None:
+            digest = hashlib.sha256()
+            for piece in iter(lambda: stream.read(READ_PIECE), b""):
+                digest.update(piece)
+            sha256 = digest.hexdigest()
+        existing = Document.objects.filter(collection=collection, sha256=sha256).first()
         if existing is not None:
             report.duplicates.append(existing)
             return report
