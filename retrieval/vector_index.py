@@ -8,6 +8,11 @@ Why a manifest: writers take a file lock, write new segment files, then write a 
 swap it in with os.replace. A crash at any point leaves the previous manifest and its complete segments being served,
 never a partial index; readers in other processes notice the new manifest and load it without a restart.
 
+Why checksums: the manifest records the sha256 of every file it names. A file altered or cut short on disk after it
+was written (a full disk, a bad copy, a restore gone wrong) fails its check when a process loads it and is never
+searched: the index is rebuilt from the vectors the database keeps (`rebuild_source`, set by ingestion/index.py), or,
+without a source, the load raises IndexCorrupted. A segment already in memory was checked when it was loaded.
+
 Why two kinds of segment: while the index is small every segment is exact (flat). Once it holds
 `ivf_threshold` vectors, one IVF-PQ model is trained on a sample (retrieval/ivf.py) and every segment of at least
 `ivf_segment_min` vectors is encoded with it; new small segments stay flat until tier merges make them large.
@@ -20,13 +25,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import heapq
 import json
 import logging
 import math
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +65,27 @@ SETTINGS_PREFIX = "VECTOR_INDEX_"
 class VectorHit:
     chunk_id: int
     score: float
+
+
+class IndexCorrupted(Exception):
+    """A file the manifest names is missing, cut short or altered: its content must not be searched."""
+
+
+# Every vector of the index, as (ids, vectors), from where they are kept for good (the database's ChunkVector rows).
+RebuildSource = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _segment_files(*, name: str, segment: Segment | None, vectors_name: str | None = None) -> list[str]:
+    """The files a segment is read from: one for a flat segment; lists, vectors and row ids for an IVF one."""
+    vectors_name = vectors_name or getattr(segment, "vectors_name", None)
+    if name.endswith(".lists"):
+        return [name, f"{vectors_name}.npy", f"{vectors_name}.ids.npy"]
+    return [name]
 
 
 def index_tuning_from_settings() -> IndexTuning:
@@ -228,6 +256,9 @@ class VectorIndex:
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._written_count = 0
         self._lock = threading.RLock()
+        self._checksums: dict[str, str] = {}  # file name -> sha256, of the files the loaded manifest names
+        self.rebuild_source: RebuildSource | None = None
+        self.rebuilds = 0  # how many times this process found the index damaged and rebuilt it
 
     @property
     def manifest_path(self) -> Path:
@@ -240,26 +271,50 @@ class VectorIndex:
             return None
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
-    def refresh(self) -> None:
-        """Load the on-disk version if it differs from the one in memory."""
+    def refresh(self, *, locked: bool = False) -> None:
+        """Load the on-disk version if it differs from the one in memory; a damaged one is rebuilt, never served.
+
+        locked: the caller holds the writers' file lock (inside updating()).
+        """
         with self._lock:
-            for attempt in range(5):
-                try:
-                    self._load_manifest()
-                    return
-                except FileNotFoundError:
-                    # A writer swapped the manifest and removed a segment between our two reads: read again.
-                    if attempt == 4:
-                        raise
+            try:
+                for attempt in range(5):
+                    try:
+                        self._load_manifest()
+                        return
+                    except FileNotFoundError as missing:
+                        # A writer swapped the manifest and removed a segment between our two reads: read again.
+                        # Still missing after that, the manifest names a file that is gone: the index is damaged.
+                        if attempt == 4:
+                            raise IndexCorrupted(f"{missing.filename} is missing") from missing
+            except IndexCorrupted as damage:
+                self._recover(damage=damage, locked=locked)
+
+    def _verified(self, *, names: list[str], checksums: dict[str, str] | None) -> None:
+        """Raise IndexCorrupted unless each file has the sha256 the manifest recorded for it."""
+        if checksums is None:
+            return  # a manifest written before checksums: its files are read unchecked until the next commit
+        for name in names:
+            expected = checksums.get(name)
+            if expected is None:
+                raise IndexCorrupted(f"{name} has no checksum in the manifest")
+            if file_sha256(self.directory / name) != expected:
+                raise IndexCorrupted(f"{name} does not match its checksum (cut short or altered)")
 
     def _load_manifest(self) -> None:
         stamp = self._disk_stamp()
         if stamp == self._loaded_stamp:
             return
         if stamp is None:
-            self._segments, self._trained, self._generation = {}, None, 0
+            self._segments, self._trained, self._generation, self._checksums = {}, None, 0, {}
         else:
-            manifest = json.loads(self.manifest_path.read_text())
+            try:
+                manifest = json.loads(self.manifest_path.read_text())
+                if not isinstance(manifest, dict) or not {"dimension", "generation", "segments"} <= manifest.keys():
+                    raise ValueError("fields are missing")
+            except ValueError as error:
+                raise IndexCorrupted(f"{self.manifest_path.name} cannot be read ({error})") from error
+            checksums = manifest.get("checksums")  # absent in manifests written before checksums existed
             if manifest["dimension"] != self.dimension:
                 raise ValueError(
                     f"index {self.directory} has dimension {manifest['dimension']}, the embedder gives {self.dimension}"
@@ -269,22 +324,116 @@ class VectorIndex:
             if described is None:
                 trained = None
             elif trained is None or trained.name != described["file"]:
-                model = faiss.read_index(str(self.directory / described["file"]))
+                self._verified(names=[described["file"]], checksums=checksums)
+                model = self._read(lambda: faiss.read_index(str(self.directory / described["file"])))
                 trained = _Trained(model=model, name=described["file"], size=described["size"])
             vector_files = manifest.get("vectors", {})
             segments: dict[str, Segment] = {}
             for name in manifest["segments"]:
                 # Segment files never change once written, so one already in memory is reused as is.
                 segment = self._segments.get(name)
-                if segment is None and name.endswith(".lists"):
-                    segment = ivf_segment_read(
-                        directory=self.directory, name=name, vectors_name=vector_files[name], trained=trained.model
+                if segment is None:
+                    self._verified(
+                        names=_segment_files(name=name, segment=None, vectors_name=vector_files.get(name)),
+                        checksums=checksums,
                     )
+                if segment is None and name.endswith(".lists"):
+                    segment = self._read(lambda name=name: ivf_segment_read(
+                        directory=self.directory, name=name, vectors_name=vector_files[name], trained=trained.model
+                    ))
                 elif segment is None:
-                    segment = FlatSegment(index=faiss.read_index(str(self.directory / name)))
+                    segment = FlatSegment(index=self._read(lambda name=name: faiss.read_index(
+                        str(self.directory / name)
+                    )))
                 segments[name] = segment
             self._segments, self._trained, self._generation = segments, trained, manifest["generation"]
+            self._checksums = dict(checksums or {})
         self._loaded_stamp = stamp
+
+    @staticmethod
+    def _read(reader: Callable[[], object]) -> object:
+        """faiss and numpy fail on a file cut short; without a checksum to tell, that failure is the sign of it."""
+        try:
+            return reader()
+        except FileNotFoundError:
+            raise
+        except (RuntimeError, ValueError, OSError) as error:
+            raise IndexCorrupted(f"a file cannot be read ({error})") from error
+
+    # --- integrity ------------------------------------------------------------------------------------------------
+
+    def _recover(self, *, damage: IndexCorrupted, locked: bool) -> None:
+        """Rebuild the index from its source, under the writers' lock; with no source, refuse to serve it."""
+        if self.rebuild_source is None:
+            logger.error("vector index %s is damaged (%s) and has no source to rebuild from", self.directory, damage)
+            raise damage
+        if locked:
+            self._rebuild(damage=damage)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self._rebuild(damage=damage)
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _rebuild(self, *, damage: IndexCorrupted) -> None:
+        try:
+            self._load_manifest()
+            return  # another process rebuilt it while this one waited for the lock
+        except (IndexCorrupted, FileNotFoundError):
+            pass
+        logger.error("vector index %s is damaged (%s): rebuilding it from the database", self.directory, damage)
+        ids, vectors = self.rebuild_source()
+        # Nothing of the damaged version is kept: every vector comes from the source, into files of a new generation.
+        self._segments, self._trained, self._checksums = {}, None, {}
+        self._generation = max(self._generation, self._generation_on_disk())
+        self._dirty, self._pending = set(), [(np.asarray(ids, np.int64), np.asarray(vectors, np.float32))]
+        try:
+            self._commit(force=True)
+        finally:
+            self._dirty, self._pending = set(), []
+        self.rebuilds += 1
+        logger.error("vector index %s rebuilt from the database: %d vectors (rebuild %d in this process)",
+                     self.directory, len(ids), self.rebuilds)
+
+    def _generation_on_disk(self) -> int:
+        """The highest generation any file in the folder carries, so rebuilt files never reuse a damaged one's name."""
+        numbers = [
+            int(match.group(1))
+            for path in self.directory.iterdir()
+            if (match := re.match(r"(?:segment-|ivf-|vectors-|trained-)(\d+)", path.name))
+        ]
+        return max(numbers, default=0)
+
+    def damaged_files(self) -> list[str]:
+        """The files of the on-disk version whose checksum fails (a check of what is on disk now, e.g. periodically)."""
+        with self._lock:
+            try:
+                manifest = json.loads(self.manifest_path.read_text())
+            except FileNotFoundError:
+                return []
+            except ValueError:
+                return [MANIFEST_NAME]
+            checksums = manifest.get("checksums") or {}
+            names = [manifest["trained"]["file"]] if manifest.get("trained") else []
+            for name in manifest["segments"]:
+                names += _segment_files(name=name, segment=None, vectors_name=manifest.get("vectors", {}).get(name))
+            damaged = []
+            for name in names:
+                path = self.directory / name
+                if not path.exists() or (name in checksums and file_sha256(path) != checksums[name]):
+                    damaged.append(name)
+            return damaged
+
+    def repair(self) -> None:
+        """Check every file on disk again, as a new process would, and rebuild from the source if one is damaged
+        (after damaged_files() found damage that the copies loaded in memory hide)."""
+        with self._lock:
+            self._loaded_stamp = None
+            self._segments = {}
+            self.refresh()
 
     @property
     def size(self) -> int:
@@ -321,7 +470,7 @@ class VectorIndex:
         with open(self.directory / ".lock", "a+") as lock_file, self._lock:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                self.refresh()
+                self.refresh(locked=True)
                 self._dirty, self._pending = set(), []
                 yield self
                 self._commit()
@@ -366,8 +515,8 @@ class VectorIndex:
 
     # --- commit ---------------------------------------------------------------------------------------------------
 
-    def _commit(self) -> None:
-        if not self._dirty and not any(len(ids) for ids, _ in self._pending):
+    def _commit(self, *, force: bool = False) -> None:
+        if not force and not self._dirty and not any(len(ids) for ids, _ in self._pending):
             return
         generation = self._generation + 1
         self._written_count = 0
@@ -416,8 +565,16 @@ class VectorIndex:
                 os.fsync(handle.fileno())
             os.replace(temporary, self.directory / trained.name)
         written: dict[str, Segment] = {}
+        checksums: dict[str, str] = {}
         for name, segment in segments:
-            written[name or self._segment_write(segment=segment, generation=generation)] = segment
+            fresh = name is None
+            name = name or self._segment_write(segment=segment, generation=generation)
+            written[name] = segment
+            for file_name in _segment_files(name=name, segment=segment):
+                known = None if fresh else self._checksums.get(file_name)
+                checksums[file_name] = known or file_sha256(self.directory / file_name)
+        if trained is not None:
+            checksums[trained.name] = self._checksums.get(trained.name) or file_sha256(self.directory / trained.name)
 
         temporary = self.directory / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
         manifest = {
@@ -426,6 +583,7 @@ class VectorIndex:
             "segments": list(written),
             "vectors": {n: s.vectors_name for n, s in written.items() if isinstance(s, IvfSegment)},
             "trained": {"file": trained.name, "size": trained.size} if trained else None,
+            "checksums": checksums,
         }
         with open(temporary, "w") as handle:
             json.dump(manifest, handle)
@@ -434,6 +592,7 @@ class VectorIndex:
         os.replace(temporary, self.manifest_path)
         _fsync_directory(self.directory)
         self._segments, self._trained, self._generation = written, trained, generation
+        self._checksums = checksums
         self._loaded_stamp = self._disk_stamp()
         self._delete_unreferenced()
 
@@ -589,10 +748,21 @@ _indexes: dict[Path, VectorIndex] = {}
 _indexes_lock = threading.Lock()
 
 
-def vector_index_get(*, directory: Path, dimension: int) -> VectorIndex:
+def vector_index_get(
+    *, directory: Path, dimension: int, rebuild_source: RebuildSource | None = None
+) -> VectorIndex:
     """One VectorIndex object per folder per process, loaded once and refreshed only when the manifest changes."""
     with _indexes_lock:
         index = _indexes.get(directory)
         if index is None or index.dimension != dimension:
             index = _indexes[directory] = VectorIndex(directory=directory, dimension=dimension)
+        if rebuild_source is not None:
+            index.rebuild_source = rebuild_source
         return index
+
+
+def vector_indexes_forget() -> None:
+    """Drop every loaded index of this process, so the next use loads (and checks) the files again, as a new
+    process would: for a forked child, and for tests."""
+    with _indexes_lock:
+        _indexes.clear()
