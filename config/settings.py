@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.database_outage.DatabaseOutageMiddleware",  # a lost database connection: 503 + Retry-After, not 500
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -76,6 +77,7 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{DATA_DIR / 'yiju.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,  # a persistent connection the server dropped is replaced, not used for one error
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -278,6 +280,10 @@ ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
 CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.40"))
 # Policy matching asks the model about this many candidate policies at once (vLLM batches concurrent requests).
 POLICY_CONCURRENCY = int(os.environ.get("POLICY_CONCURRENCY", "3"))
+# Generations sent to the model server at once (across processes through Redis when the broker is Redis; 0: no
+# limit); more wait in line, told how many are ahead, for at most LLM_QUEUE_TIMEOUT_S (assistant/llm/slots.py).
+LLM_MAX_CONCURRENT = int(os.environ.get("LLM_MAX_CONCURRENT", "8"))
+LLM_QUEUE_TIMEOUT_S = float(os.environ.get("LLM_QUEUE_TIMEOUT_S", "600"))
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,9 @@ Three ways a model reasons, by `LLM_REASONING`:
   continues an assistant turn opened with `<think>`, stops at `</think>` or at the budget; the second continues after
   the closed reasoning into the schema-constrained answer. The budget is therefore exact.
 - "off": one request, answer only.
+
+Every generation first takes a slot (assistant/llm/slots.py): while the server is saturated the reply starts with
+"queued" deltas saying how many wait ahead, instead of a request that slows every other one down until it times out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from assistant.answer_format import response_format
 from assistant.llm.client import LlmEndpoint, chat_model
+from assistant.llm.slots import generation_slot
 from assistant.prompting import answer_continuation
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -32,8 +36,11 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 @dataclass(frozen=True)
 class ReplyDelta:
-    kind: Literal["reasoning", "answer"]
+    """kind "queued" (text empty, `ahead` set) comes only before any other, while waiting for a generation slot."""
+
+    kind: Literal["reasoning", "answer", "queued"]
     text: str
+    ahead: int | None = None
 
 
 @dataclass
@@ -200,7 +207,12 @@ def reply_completion(*, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], 
                      max_tokens: int) -> str:
     """A few more tokens continuing the last (assistant) message, unconstrained and not streamed."""
     stats.requests += 1
-    message = chat_model(endpoint=endpoint, max_tokens=max_tokens).invoke(list(messages), extra_body=dict(CONTINUE))
+    with generation_slot() as slot:
+        for _ in slot.wait():  # nothing to relay: the reader already has the reply this completes
+            pass
+        message = chat_model(endpoint=endpoint, max_tokens=max_tokens).invoke(
+            list(messages), extra_body=dict(CONTINUE)
+        )
     return message.content if isinstance(message.content, str) else ""
 
 
@@ -209,7 +221,22 @@ def reply_stream(
     reasoning_budget: int, output_format: dict[str, Any] | None = None,
 ) -> Iterator[ReplyDelta]:
     """The model's reply to `messages` as reasoning deltas, then answer deltas; the answer is decoded under
-    `output_format` (an OpenAI `response_format`; default: the cited-answer schema)."""
+    `output_format` (an OpenAI `response_format`; default: the cited-answer schema).
+
+    While every generation slot is taken it first yields "queued" deltas (how many wait ahead) and sends nothing;
+    the slot is released when the reply ends or its reader stops early.
+    """
+    with generation_slot() as slot:
+        for position in slot.wait():
+            yield ReplyDelta("queued", "", ahead=position.ahead)
+        yield from _reply_deltas(endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
+                                 reasoning_budget=reasoning_budget, output_format=output_format)
+
+
+def _reply_deltas(
+    *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], stats: ReplyStats, reasoning_mode: str,
+    reasoning_budget: int, output_format: dict[str, Any] | None,
+) -> Iterator[ReplyDelta]:
     output_format = output_format or response_format()
     if reasoning_mode == "prompted" and reasoning_budget > 0:
         reasoning_parts: list[str] = []
