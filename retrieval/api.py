@@ -1,0 +1,76 @@
+"""Search API: the passages retrieval finds for a query, no model involved (GET /api/search/?q=...&collections=...).
+
+What a client or a load test needs to exercise retrieval alone: the same hybrid search the answers use, restricted
+to the sets the caller may read (an unreadable or unknown set is refused as unknown, never searched).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from retrieval.access import collections_readable
+from retrieval.services import passages_retrieve
+
+MAX_K = 50
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=2000, help_text="The query, Chinese or English.")
+    collections = serializers.CharField(
+        required=False, help_text="Document sets to search, by name or id, comma-separated; default: all readable."
+    )
+    k = serializers.IntegerField(required=False, min_value=1, max_value=MAX_K, help_text="How many passages.")
+
+    def validate_collections(self, value: str) -> list[int]:
+        readable = collections_readable(reader=self.context["user"])
+        ids = []
+        for name in (part.strip() for part in value.split(",")):
+            if not name:
+                continue
+            found = readable.filter(name=name).values_list("id", flat=True).first()
+            if found is None and name.isdigit() and len(name) < 10:
+                found = readable.filter(id=int(name)).values_list("id", flat=True).first()
+            if found is None:
+                raise serializers.ValidationError(f"No document set named {name!r}.")  # unreadable = unknown
+            ids.append(found)
+        return ids
+
+
+class SearchPassageSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    chunk_id = serializers.IntegerField(source="chunk.id")
+    document_id = serializers.IntegerField(source="chunk.document_id")
+    document_title = serializers.CharField(source="chunk.document.title")
+    collection_id = serializers.IntegerField(source="chunk.collection_id")
+    section_path = serializers.CharField(source="chunk.section_path")
+    page_start = serializers.IntegerField(source="chunk.page_start", allow_null=True)
+    page_end = serializers.IntegerField(source="chunk.page_end", allow_null=True)
+    text = serializers.CharField(source="chunk.text")
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    passages = SearchPassageSerializer(many=True)
+    timings = serializers.DictField(child=serializers.FloatField())
+
+
+class SearchApi(APIView):
+    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResponseSerializer)
+    def get(self, request: Request) -> Response:
+        query = SearchQuerySerializer(data=request.query_params, context={"user": request.user})
+        query.is_valid(raise_exception=True)
+        collection_ids = query.validated_data.get("collections") or list(
+            collections_readable(reader=request.user).values_list("id", flat=True)
+        )
+        result = passages_retrieve(
+            reader=request.user, query=query.validated_data["q"], collection_ids=collection_ids,
+            k=query.validated_data.get("k"),
+        )
+        for rank, passage in enumerate(result.passages, start=1):
+            passage.rank = rank
+        body = {"passages": result.passages, "timings": {k: round(v, 1) for k, v in result.timings_ms.items()}}
+        return Response(SearchResponseSerializer(body).data)
