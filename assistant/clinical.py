@@ -19,16 +19,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from assistant.audit import clinical_report_audit
 from assistant.clinical_format import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.events import AnswerEvent
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
-from assistant.models import ClinicalReport
+from assistant.models import AuditEvent, ClinicalReport
 from assistant.prompting import REASONING_PROMPTED, passage_text_defused, passages_block
 from assistant.services import passage_dict
 from assistant.support import term_coverage
 from assistant.verification import statement_verify
 from ingestion.models import Chunk
+from retrieval.access import Reader, readable_collection_ids
 from retrieval.diversity import passages_diversified
 from retrieval.language import language_of
 from retrieval.services import passages_retrieve
@@ -175,15 +177,19 @@ def clinical_report_dict(report: ClinicalReport) -> dict:
 
 
 def clinical_report_stream(
-    *, complaint: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, age: int | None = None,
+    *, complaint: str, collection_ids: Iterable[int], user: Reader, age: int | None = None,
     sex: str = "", vitals: str = "", history: str = "", medications: str = "",
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> Iterator[AnswerEvent]:
-    """The report as it forms: retrieval, reasoning deltas, each item once verified, then done (or error first)."""
+    """The report as it forms: retrieval, reasoning deltas, each item once verified, then done (or error first).
+
+    Only the sets the user may read are searched; the report is recorded in the audit log under `interface`.
+    """
     started = time.perf_counter()
-    collection_ids = sorted(set(collection_ids))
+    collection_ids = readable_collection_ids(reader=user, collection_ids=collection_ids)
     language = language_of(complaint)
     query = f"{complaint.strip()} {history.strip()}".strip()
-    retrieval = passages_retrieve(query=query, collection_ids=collection_ids, k=CLINICAL_CANDIDATES)
+    retrieval = passages_retrieve(query=query, collection_ids=collection_ids, reader=user, k=CLINICAL_CANDIDATES)
     passages = passages_diversified(passages=retrieval.passages, k=CLINICAL_TOP_K, per_source=PASSAGES_PER_SOURCE)
     chunks = [p.chunk for p in passages]
     timings: dict[str, float | int | bool | None] = {
@@ -262,6 +268,7 @@ def clinical_report_stream(
     report.timings = timings
     report.save()
     report.collections.set(collection_ids)
+    clinical_report_audit(report=report, user=user, interface=interface, collection_ids=collection_ids)
     yield AnswerEvent("done", {"report_id": report.id, "report": clinical_report_dict(report)})
 
 
@@ -277,13 +284,15 @@ def _generation_error_message(language: str) -> str:
 
 
 def clinical_report_create(
-    *, complaint: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, age: int | None = None,
+    *, complaint: str, collection_ids: Iterable[int], user: Reader, age: int | None = None,
     sex: str = "", vitals: str = "", history: str = "", medications: str = "",
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> ClinicalReport:
     """A stored report in which only items a cited passage supports count as recommendations."""
     report_id = None
     for event in clinical_report_stream(complaint=complaint, collection_ids=collection_ids, user=user, age=age,
-                                        sex=sex, vitals=vitals, history=history, medications=medications):
+                                        sex=sex, vitals=vitals, history=history, medications=medications,
+                                        interface=interface):
         if event.kind == "done":
             report_id = event.data["report_id"]
     return ClinicalReport.objects.get(id=report_id)

@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 
 from assistant.clinical import clinical_report_create, clinical_report_dict, clinical_reports_of_user
 from assistant.clinical_forms import SEX_CHOICES
-from assistant.models import ClinicalReport
-from ingestion.models import Collection
+from assistant.models import AuditEvent, ClinicalReport
+from assistant.permissions import UsesClinicalPortal
+from assistant.serializers import readable_collection_ids_validate
 
 MAX_LISTED_REPORTS = 100
 
@@ -31,26 +32,19 @@ class ClinicalReportCreateSerializer(serializers.Serializer):
     )
 
     def validate_collections(self, values: list[str]) -> list[int]:
-        ids = []
-        for value in values:
-            collection = Collection.objects.filter(name=value).first()
-            # An id too long for the column is no id (and must not reach the database as one).
-            if collection is None and value.isdigit() and len(value) < 10:
-                collection = Collection.objects.filter(id=int(value)).first()
-            if collection is None:
-                raise serializers.ValidationError(f"No guideline set {value!r}.")
-            ids.append(collection.id)
-        return ids
+        return readable_collection_ids_validate(values=values, serializer=self, missing="No guideline set {value!r}.")
 
 
 class ClinicalReportListCreateApi(APIView):
+    permission_classes = [UsesClinicalPortal]
+
     def get(self, request: Request) -> Response:
         """The user's reports, newest first (the latest MAX_LISTED_REPORTS)."""
         reports = clinical_reports_of_user(user=request.user)[:MAX_LISTED_REPORTS]
         return Response([clinical_report_dict(report) for report in reports])
 
     def post(self, request: Request) -> Response:
-        payload = ClinicalReportCreateSerializer(data=request.data)
+        payload = ClinicalReportCreateSerializer(data=request.data, context={"user": request.user})
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         report = clinical_report_create(
@@ -62,11 +56,14 @@ class ClinicalReportListCreateApi(APIView):
             vitals=data["vitals"],
             history=data["history"],
             medications=data["medications"],
+            interface=AuditEvent.Interface.CLINICAL_API,
         )
         return Response(clinical_report_dict(report), status=status.HTTP_201_CREATED)
 
 
 class ClinicalReportDetailApi(APIView):
+    permission_classes = [UsesClinicalPortal]
+
     def get(self, request: Request, report_id: int) -> Response:
         report = get_object_or_404(ClinicalReport, id=report_id, user=request.user)
         return Response(clinical_report_dict(report))

@@ -6,6 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from assistant.selectors import collections_askable
+from ingestion.models import Collection
+from retrieval.access import Reader
 
 SEX_CHOICES = [("", "—"), ("female", _("Female")), ("male", _("Male")), ("other", _("Other"))]
 
@@ -27,12 +29,13 @@ class ClinicalReportForm(forms.Form):
         label=_("Current medications"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
     collections = forms.ModelMultipleChoiceField(
-        label=_("Guideline sets"), queryset=collections_askable(), widget=forms.CheckboxSelectMultiple
+        label=_("Guideline sets"), queryset=Collection.objects.none(), widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: Reader, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        queryset = collections_askable()  # evaluated per form: sets indexed since start-up appear
+        # Only the sets this user may read are offered, and a posted id of another set is an invalid choice.
+        queryset = collections_askable(user=user)  # evaluated per form: sets indexed since start-up appear
         self.fields["collections"].queryset = queryset
         if not self.is_bound:
             self.initial.setdefault("collections", list(queryset.values_list("id", flat=True)))

@@ -3,7 +3,7 @@ a saved report (printable), the user's history, and the report as a PDF."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -26,7 +26,8 @@ from assistant.clinical_export import (
 )
 from assistant.clinical_format import SECTION_FIELDS
 from assistant.clinical_forms import ClinicalReportForm
-from assistant.models import ClinicalReport
+from assistant.models import AuditEvent, ClinicalReport
+from assistant.roles import PERMISSION_CLINICAL
 from assistant.views import answer_event_frames, event_stream_response, sse_frame
 from ingestion.models import Chunk
 
@@ -47,11 +48,13 @@ def _stream_labels() -> dict:
 
 
 @login_required
+@permission_required(PERMISSION_CLINICAL, raise_exception=True)
 def clinical_portal(request: HttpRequest) -> HttpResponse:
     """The portal form; with JavaScript the report streams in here, without it the form posts and redirects."""
-    form = ClinicalReportForm(request.POST or None)
+    form = ClinicalReportForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        report = clinical_report_create(user=request.user, **form.report_arguments())
+        report = clinical_report_create(user=request.user, interface=AuditEvent.Interface.CLINICAL_PAGE,
+                                        **form.report_arguments())
         return redirect("assistant:clinical-report", report_id=report.id)
     return render(
         request,
@@ -67,14 +70,16 @@ def clinical_portal(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@permission_required(PERMISSION_CLINICAL, raise_exception=True)
 def clinical_report_stream_events(request: HttpRequest) -> StreamingHttpResponse:
     """POST the portal form; the report comes back as server-sent events: retrieval, reasoning, item, done, error."""
-    form = ClinicalReportForm(request.POST)
+    form = ClinicalReportForm(request.POST, user=request.user)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
         return event_stream_response(frames=iter([frame]), status=400)
-    events = clinical_report_stream(user=request.user, **form.report_arguments())
+    events = clinical_report_stream(user=request.user, interface=AuditEvent.Interface.CLINICAL_STREAM,
+                                    **form.report_arguments())
     return event_stream_response(frames=answer_event_frames(events=events))
 
 
@@ -84,6 +89,7 @@ def _own_report(request: HttpRequest, report_id: int) -> ClinicalReport:
 
 
 @login_required
+@permission_required(PERMISSION_CLINICAL, raise_exception=True)
 def clinical_report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _own_report(request, report_id)
     sections, unsupported = clinical_sections_for_display(sections=report.sections)
@@ -109,6 +115,7 @@ def clinical_report_detail(request: HttpRequest, report_id: int) -> HttpResponse
 
 
 @login_required
+@permission_required(PERMISSION_CLINICAL, raise_exception=True)
 def clinical_history(request: HttpRequest) -> HttpResponse:
     reports = clinical_reports_of_user(user=request.user)
     rows = [{"report": r, "recommendation_count": recommendation_count(sections=r.sections)} for r in reports]
@@ -116,6 +123,7 @@ def clinical_history(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@permission_required(PERMISSION_CLINICAL, raise_exception=True)
 def clinical_report_pdf_download(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _own_report(request, report_id)
     response = HttpResponse(clinical_report_pdf(report=report), content_type="application/pdf")

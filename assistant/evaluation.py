@@ -42,6 +42,7 @@ from assistant.llm.client import llm_endpoint
 from assistant.models import Answer
 from assistant.services import question_answer
 from ingestion.models import Document
+from retrieval.access import OPERATOR
 from retrieval.evaluation import (
     EvaluationInputError,
     EvaluationQuestion,
@@ -305,12 +306,12 @@ def answers_evaluate(
         raise EvaluationInputError("no questions to evaluate")
     collection_ids = [ingested.collection.id]
     llm_endpoint()
-    passages_retrieve(query=questions[0].question, collection_ids=collection_ids, k=k)
+    passages_retrieve(reader=OPERATOR, query=questions[0].question, collection_ids=collection_ids, k=k)
     corpus_ids_of = corpus_ids_by_document(ingested=ingested)
 
     def evaluate(question: AnswerQuestion) -> AnswerOutcome:
         try:
-            answer = question_answer(question=question.question, collection_ids=collection_ids, k=k)
+            answer = question_answer(user=OPERATOR, question=question.question, collection_ids=collection_ids, k=k)
             try:
                 return answer_outcome(question=question, answer=answer, corpus_ids_of=corpus_ids_of)
             finally:

@@ -4,6 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from assistant.selectors import collections_askable
+from ingestion.models import Collection
+from retrieval.access import Reader
 
 
 class AskForm(forms.Form):
@@ -11,12 +13,13 @@ class AskForm(forms.Form):
         label=_("Question"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True})
     )
     collections = forms.ModelMultipleChoiceField(
-        label=_("Document sets"), queryset=collections_askable(), widget=forms.CheckboxSelectMultiple
+        label=_("Document sets"), queryset=Collection.objects.none(), widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: Reader, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        queryset = collections_askable()
+        # Only the sets this user may read are offered, and a posted id of another set is an invalid choice.
+        queryset = collections_askable(user=user)
         self.fields["collections"].queryset = queryset
         if not self.is_bound:
             self.initial.setdefault("collections", list(queryset.values_list("id", flat=True)))

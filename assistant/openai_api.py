@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from rest_framework import exceptions, status
@@ -33,6 +32,7 @@ from rest_framework.views import APIView
 
 from assistant import services
 from assistant.authentication import BearerTokenAuthentication
+from assistant.models import AuditEvent
 from assistant.openai_serializers import (
     YIJU_MODEL,
     ChatCompletionRequestSerializer,
@@ -43,9 +43,10 @@ from assistant.openai_serializers import (
     usage_from_timings,
     yiju_metadata,
 )
+from assistant.permissions import AsksQuestions
 from assistant.selectors import collections_askable
 from assistant.serializers import AnswerSerializer
-from ingestion.models import Collection
+from retrieval.access import Reader, collections_readable
 from retrieval.language import language_of
 
 logger = logging.getLogger(__name__)
@@ -95,28 +96,33 @@ def _first_validation_error(detail: object, param: str | None = None) -> tuple[s
     return param, (f"{param}: {detail}" if param else str(detail))
 
 
-def collection_ids_of_model(*, model: str, collection_names: list[str] | None) -> list[int]:
-    """The document sets a request asks: the one its model names, or with "yiju" those listed (else all)."""
+def collection_ids_of_model(*, model: str, collection_names: list[str] | None, user: Reader) -> list[int]:
+    """The document sets a request asks: the one its model names, or with "yiju" those listed (else all the user
+    may read). A set the user may not read is refused as a missing one (404), so its existence is not told."""
+    readable = collections_readable(reader=user)
     if model == YIJU_MODEL:
         if not collection_names:
-            return list(collections_askable().values_list("id", flat=True))
-        found = dict(Collection.objects.filter(name__in=collection_names).values_list("name", "id"))
+            return list(collections_askable(user=user).values_list("id", flat=True))
+        found = dict(readable.filter(name__in=collection_names).values_list("name", "id"))
         missing = [name for name in collection_names if name not in found]
         if missing:
             raise ModelNotFound(f"No document set named {missing[0]!r} (in `collections`).")
         return [found[name] for name in collection_names]
-    collection = Collection.objects.filter(name=model).first()
+    collection = readable.filter(name=model).first()
     if collection is None:
         raise ModelNotFound(f"The model {model!r} does not exist: models are document set names (GET /v1/models).")
     return [collection.id]
 
 
 class ChatCompletionsApi(OpenAiApiView):
+    permission_classes = [AsksQuestions]
+
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         payload = ChatCompletionRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         body = payload.validated_data
-        collection_ids = collection_ids_of_model(model=body["model"], collection_names=body.get("collections"))
+        collection_ids = collection_ids_of_model(model=body["model"], collection_names=body.get("collections"),
+                                                 user=request.user)
         if body["stream"]:
             response = StreamingHttpResponse(
                 completion_chunk_frames(
@@ -128,7 +134,7 @@ class ChatCompletionsApi(OpenAiApiView):
             response["X-Accel-Buffering"] = "no"
             return response
         answer = services.question_answer(question=body["question"], collection_ids=collection_ids,
-                                          user=request.user)
+                                          user=request.user, interface=AuditEvent.Interface.OPENAI_API)
         completion = chat_completion(answer=AnswerSerializer(answer).data, model=body["model"],
                                      created=int(answer.created_at.timestamp()))
         return Response(completion, status=status.HTTP_200_OK)
@@ -140,7 +146,7 @@ def _data_frame(payload: dict | str) -> str:
 
 
 def completion_chunk_frames(
-    *, question: str, collection_ids: list[int], user: AbstractBaseUser | None, model: str
+    *, question: str, collection_ids: list[int], user: Reader, model: str
 ) -> Iterator[str]:
     """`chat.completion.chunk` frames from the answer stream: reasoning deltas, then verified statements as content.
 
@@ -164,7 +170,8 @@ def completion_chunk_frames(
     yield chunk({"role": "assistant", "content": ""})
     content_sent, held_back, failed = False, [], False
     try:
-        for event in services.answer_stream(question=question, collection_ids=collection_ids, user=user):
+        for event in services.answer_stream(question=question, collection_ids=collection_ids, user=user,
+                                            interface=AuditEvent.Interface.OPENAI_API):
             if failed:
                 continue  # drained so the answer is still stored; the client has had its error
             if event.kind == "reasoning" and event.data.get("delta"):
@@ -196,10 +203,12 @@ def completion_chunk_frames(
 
 
 class ModelsApi(OpenAiApiView):
-    """The askable document sets as OpenAI models, and "yiju" (the sets named in `collections`, or all)."""
+    """The document sets the user may ask as OpenAI models, and "yiju" (the sets named in `collections`, or all)."""
+
+    permission_classes = [AsksQuestions]
 
     def get(self, request: Request) -> Response:
-        collections = list(collections_askable().order_by("name"))
+        collections = list(collections_askable(user=request.user).order_by("name"))
         started = min((c.created_at for c in collections), default=None)
         models = [{"id": YIJU_MODEL, "object": "model", "created": int(started.timestamp()) if started else 0,
                    "owned_by": "yiju"}]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assistant.models import PolicyMatchRecord
+from assistant.models import AuditEvent, PolicyMatchRecord
+from assistant.permissions import UsesPolicyMatching
 from assistant.policy_matching import policy_match_store, policy_matches_of_user
 from assistant.policy_serializers import PolicyMatchCreateSerializer, PolicyMatchRecordSerializer
 
@@ -18,14 +18,14 @@ LIST_LIMIT = 100
 
 
 class PolicyMatchListCreateApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [UsesPolicyMatching]
 
     def get(self, request: Request) -> Response:
         records = policy_matches_of_user(user=request.user)[:LIST_LIMIT]
         return Response(PolicyMatchRecordSerializer(records, many=True).data)
 
     def post(self, request: Request) -> Response:
-        payload = PolicyMatchCreateSerializer(data=request.data)
+        payload = PolicyMatchCreateSerializer(data=request.data, context={"user": request.user})
         payload.is_valid(raise_exception=True)
         record = policy_match_store(
             profile=payload.validated_data["profile"],
@@ -33,12 +33,13 @@ class PolicyMatchListCreateApi(APIView):
             user=request.user,
             language=get_language() or "en",
             max_policies=payload.validated_data["max_policies"],
+            interface=AuditEvent.Interface.POLICY_API,
         )
         return Response(PolicyMatchRecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
 class PolicyMatchDetailApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [UsesPolicyMatching]
 
     def get(self, request: Request, match_id: int) -> Response:
         record = get_object_or_404(PolicyMatchRecord, id=match_id, user=request.user)

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from assistant.policy_profile import BusinessProfile, ProfileInvalid, profile_validate
 from assistant.selectors import collections_askable
+from ingestion.models import Collection
+from retrieval.access import Reader
 
 # Values are the Chinese names the rules read (a 个体工商户 is no legal person); labels follow the interface.
 ENTERPRISE_TYPES = [
@@ -84,12 +86,13 @@ class PolicyProfileForm(forms.Form):
     )
     notes = forms.CharField(label=_("Notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     collections = forms.ModelMultipleChoiceField(
-        label=_("Policy sets to search"), queryset=collections_askable(), widget=forms.CheckboxSelectMultiple
+        label=_("Policy sets to search"), queryset=Collection.objects.none(), widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: Reader, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        queryset = collections_askable()
+        # Only the sets this user may read are offered, and a posted id of another set is an invalid choice.
+        queryset = collections_askable(user=user)
         self.fields["collections"].queryset = queryset
         if not self.is_bound:
             self.initial.setdefault("collections", list(queryset.values_list("id", flat=True)))

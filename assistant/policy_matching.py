@@ -28,14 +28,16 @@ from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from assistant.answer_format import CitedQuote, DraftStatement, json_object_read, passage_number
+from assistant.audit import policy_match_audit
 from assistant.llm.client import LlmEndpoint, llm_endpoint
 from assistant.llm.generation import ReplyStats, reply_stream
-from assistant.models import PolicyMatchRecord
+from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policy_profile import SIZE_LABELS, BusinessProfile, profile_as_dict, profile_from_dict, profile_validate
 from assistant.policy_rules import MET, NOT_MET, UNKNOWN, ConditionCheck, condition_check
 from assistant.prompting import passages_block
 from assistant.verification import Span, quote_locate, statement_verify
 from ingestion.models import Chunk
+from retrieval.access import Reader, readable_collection_ids
 from retrieval.services import passages_retrieve
 
 logger = logging.getLogger(__name__)
@@ -354,15 +356,16 @@ def condition_spans(*, text: str, citation: dict, chunk: Chunk) -> list[Span]:
 
 
 def policies_match_stream(
-    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: Reader,
     max_policies: int = 3, today: date | None = None,
 ) -> Iterator[PolicyMatchEvent]:
-    """Candidate policies as they are checked, then the ranked result."""
+    """Candidate policies as they are checked, then the ranked result (from the sets the user may read only)."""
     started = time.perf_counter()
     today = today or date.today()
     profile_validate(profile=profile, today=today)
-    collection_ids = sorted(set(collection_ids))
-    retrieval = passages_retrieve(query=profile_query(profile), collection_ids=collection_ids, k=CANDIDATE_PASSAGES)
+    collection_ids = readable_collection_ids(reader=user, collection_ids=collection_ids)
+    retrieval = passages_retrieve(query=profile_query(profile), collection_ids=collection_ids, reader=user,
+                                  k=CANDIDATE_PASSAGES)
     documents: dict[int, str] = {}
     for passage in retrieval.passages:  # a policy ranks where its best passage does
         documents.setdefault(passage.chunk.document_id, passage.chunk.document.title)
@@ -376,7 +379,7 @@ def policies_match_stream(
     # Each policy's clauses are found here (the ORM and the in-process indexes stay on this thread); the model's
     # replies are asked for together, since vLLM decodes concurrent requests in one batch at little extra cost a
     # token; each policy is checked and sent in retrieval order as soon as its reply and those before it are in.
-    pending = [_policy_clauses(document_id=d, title=t, profile=profile, collection_ids=collection_ids)
+    pending = [_policy_clauses(document_id=d, title=t, profile=profile, collection_ids=collection_ids, reader=user)
                for d, t in candidates]
     policies: list[PolicyMatch] = []
     with ThreadPoolExecutor(max_workers=max(1, min(settings.POLICY_CONCURRENCY, len(pending) or 1))) as pool:
@@ -411,10 +414,10 @@ class _PolicyReply:
 
 
 def _policy_clauses(
-    *, document_id: int, title: str, profile: BusinessProfile, collection_ids: list[int]
+    *, document_id: int, title: str, profile: BusinessProfile, collection_ids: list[int], reader: Reader
 ) -> _PolicyClauses:
     started = time.perf_counter()
-    clauses = passages_retrieve(query=clause_query(profile), collection_ids=collection_ids,
+    clauses = passages_retrieve(query=clause_query(profile), collection_ids=collection_ids, reader=reader,
                                 document_ids=[document_id], k=POLICY_PASSAGES)
     chunks = [p.chunk for p in clauses.passages]
     match = PolicyMatch(document_id=document_id, document_title=title,
@@ -459,7 +462,7 @@ def _policy_finish(*, clauses: _PolicyClauses, reply: _PolicyReply, profile: Bus
 
 
 def policies_match(
-    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: Reader,
     max_policies: int = 3, today: date | None = None,
 ) -> PolicyMatchResult:
     """The candidate policies ranked by fit: all conditions met first, then fewest unknown, then fewest not met."""
@@ -530,14 +533,16 @@ def _record_save(*, record: PolicyMatchRecord, collection_ids: list[int]) -> Pol
 
 
 def policy_match_stream_store(
-    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: Reader,
     language: str = "en", max_policies: int = 3, today: date | None = None,
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> Iterator[PolicyMatchEvent]:
     """policies_match_stream's events, its "done" replaced by one carrying the stored record: {"match_id", "match"}.
 
     The profile is validated before anything is stored (ProfileInvalid). A failure part-way (retrieval, the
-    database) stores the profile, the policies checked so far and the error, then yields "error" and "done"."""
-    collection_ids = sorted(set(collection_ids))
+    database) stores the profile, the policies checked so far and the error, then yields "error" and "done".
+    Only the sets the user may read are searched; the match is recorded in the audit log under `interface`."""
+    collection_ids = readable_collection_ids(reader=user, collection_ids=collection_ids)
     profile_validate(profile=profile, today=today)
     record = PolicyMatchRecord(user=user if user is not None and user.is_authenticated else None,
                                profile=profile_as_dict(profile), language=language[:8])
@@ -562,17 +567,20 @@ def policy_match_stream_store(
         record.error = f"{type(error).__name__}: {error}"[:2000]
         yield PolicyMatchEvent("error", {"message": record.error})
     _record_save(record=record, collection_ids=collection_ids)
+    policy_match_audit(record=record, user=user, interface=interface, collection_ids=collection_ids)
     yield PolicyMatchEvent("done", {"match_id": record.id, "match": policy_match_record_dict(record)})
 
 
 def policy_match_store(
-    *, profile: BusinessProfile, collection_ids: Iterable[int], user: AbstractBaseUser | None = None,
+    *, profile: BusinessProfile, collection_ids: Iterable[int], user: Reader,
     language: str = "en", max_policies: int = 3, today: date | None = None,
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> PolicyMatchRecord:
     """Match the profile and return the stored record (policies ranked by fit; errors kept on it)."""
     match_id = None
     for event in policy_match_stream_store(profile=profile, collection_ids=collection_ids, user=user,
-                                           language=language, max_policies=max_policies, today=today):
+                                           language=language, max_policies=max_policies, today=today,
+                                           interface=interface):
         if event.kind == "done":
             match_id = event.data["match_id"]
     return PolicyMatchRecord.objects.get(id=match_id)

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from assistant.models import PolicyMatchRecord
 from assistant.policy_matching import policy_match_record_dict
 from assistant.policy_profile import SIZES, BusinessProfile, ProfileInvalid, profile_validate
-from ingestion.models import Collection
+from assistant.serializers import readable_collection_ids_validate
 
 
 class PolicyMatchCreateSerializer(serializers.Serializer):
@@ -29,15 +29,7 @@ class PolicyMatchCreateSerializer(serializers.Serializer):
     max_policies = serializers.IntegerField(min_value=1, max_value=5, required=False, default=3)
 
     def validate_collections(self, values: list[str]) -> list[int]:
-        ids = []
-        for value in values:
-            collection = Collection.objects.filter(name=value).first()
-            if collection is None and value.isdigit():
-                collection = Collection.objects.filter(id=int(value)).first()
-            if collection is None:
-                raise serializers.ValidationError(f"No document set named {value!r}.")
-            ids.append(collection.id)
-        return ids
+        return readable_collection_ids_validate(values=values, serializer=self)
 
     def validate(self, data: dict) -> dict:
         fields = {name: data[name] for name in BusinessProfile.__dataclass_fields__ if name in data}

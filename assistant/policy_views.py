@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from assistant.models import PolicyMatchRecord
+from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policy_export import policy_match_csv_text, policy_match_pdf
 from assistant.policy_forms import PolicyProfileForm
 from assistant.policy_matching import (
@@ -23,6 +23,7 @@ from assistant.policy_matching import (
     policy_matches_of_user,
 )
 from assistant.policy_presentation import missing_label, policies_for_display, profile_rows, status_label
+from assistant.roles import PERMISSION_POLICY
 from assistant.views import event_stream_response, sse_frame
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,14 @@ def _language() -> str:
 
 
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_form(request: HttpRequest) -> HttpResponse:
     """The form; with JavaScript it streams the results, without it posts here and redirects to the stored match."""
-    form = PolicyProfileForm(request.POST or None)
+    form = PolicyProfileForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         record = policy_match_store(
-            profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language()
+            profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language(),
+            interface=AuditEvent.Interface.POLICY_PAGE,
         )
         return redirect("assistant:policy-match", match_id=record.id)
     recent = policy_matches_of_user(user=request.user)[:5]
@@ -113,15 +116,17 @@ def policy_event_frames(*, events: Iterable[PolicyMatchEvent]) -> Iterator[str]:
 
 @require_POST
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_stream(request: HttpRequest) -> StreamingHttpResponse:
     """POST the form; results come back as server-sent events: retrieval, policy (each checked), error, done."""
-    form = PolicyProfileForm(request.POST)
+    form = PolicyProfileForm(request.POST, user=request.user)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
         return event_stream_response(frames=iter([frame]), status=400)
     events = policy_match_stream_store(
-        profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language()
+        profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language(),
+        interface=AuditEvent.Interface.POLICY_STREAM,
     )
     return event_stream_response(frames=policy_event_frames(events=events))
 
@@ -132,6 +137,7 @@ def _own_record(request: HttpRequest, match_id: int) -> PolicyMatchRecord:
 
 @require_GET
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_match_detail(request: HttpRequest, match_id: int) -> HttpResponse:
     record = _own_record(request, match_id)
     return render(
@@ -147,6 +153,7 @@ def policy_match_detail(request: HttpRequest, match_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_history(request: HttpRequest) -> HttpResponse:
     records = policy_matches_of_user(user=request.user)[:200]
     return render(request, "assistant/policy_history.html", {"records": records})
@@ -154,6 +161,7 @@ def policy_history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_match_csv(request: HttpRequest, match_id: int) -> HttpResponse:
     record = _own_record(request, match_id)
     response = HttpResponse(policy_match_csv_text(record=record), content_type="text/csv; charset=utf-8")
@@ -163,6 +171,7 @@ def policy_match_csv(request: HttpRequest, match_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
+@permission_required(PERMISSION_POLICY, raise_exception=True)
 def policy_match_pdf_download(request: HttpRequest, match_id: int) -> HttpResponse:
     record = _own_record(request, match_id)
     response = HttpResponse(policy_match_pdf(record=record, language=_language()), content_type="application/pdf")

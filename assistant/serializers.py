@@ -3,8 +3,23 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from assistant.models import Answer
+from assistant.selectors import collection_readable_lookup
 from assistant.services import CLOSEST_PASSAGES, passage_dict
-from ingestion.models import Chunk, Collection
+from ingestion.models import Chunk
+
+
+def readable_collection_ids_validate(*, values: list[str], serializer: serializers.Serializer,
+                                     missing: str = "No document set named {value!r}.") -> list[int]:
+    """The ids of the named sets, each one the requesting user may read; a set they may not read is reported as
+    missing (its existence is not told). The serializer's context carries the user: {"user": request.user}."""
+    user = serializer.context["user"]
+    ids = []
+    for value in values:
+        collection = collection_readable_lookup(value=value, user=user)
+        if collection is None:
+            raise serializers.ValidationError(missing.format(value=value))
+        ids.append(collection.id)
+    return ids
 
 
 class AskSerializer(serializers.Serializer):
@@ -12,15 +27,7 @@ class AskSerializer(serializers.Serializer):
     collections = serializers.ListField(child=serializers.CharField(), min_length=1, help_text="Names or ids.")
 
     def validate_collections(self, values: list[str]) -> list[int]:
-        ids = []
-        for value in values:
-            collection = Collection.objects.filter(name=value).first()
-            if collection is None and value.isdigit():
-                collection = Collection.objects.filter(id=int(value)).first()
-            if collection is None:
-                raise serializers.ValidationError(f"No document set named {value!r}.")
-            ids.append(collection.id)
-        return ids
+        return readable_collection_ids_validate(values=values, serializer=self)
 
 
 def passage_dicts(*, chunk_ids: list[int]) -> list[dict]:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from langchain_core.messages import BaseMessage
 
 from assistant.answer_format import (
@@ -25,13 +24,15 @@ from assistant.answer_format import (
     verdict_prefix,
     verdict_read,
 )
+from assistant.audit import answer_audit
 from assistant.events import AnswerEvent
 from assistant.llm.client import LlmEndpoint, llm_endpoint
 from assistant.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
-from assistant.models import Answer
+from assistant.models import Answer, AuditEvent
 from assistant.prompting import answer_continuation, answer_messages
 from assistant.verification import VerifiedStatement, statement_verify
 from ingestion.models import Chunk
+from retrieval.access import Reader, readable_collection_ids
 from retrieval.language import CJK, language_of
 from retrieval.services import passages_retrieve
 
@@ -83,13 +84,19 @@ def _visible_text(draft: DraftAnswer, language: str) -> str:
 
 
 def answer_stream(
-    *, question: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, k: int | None = None
+    *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> Iterator[AnswerEvent]:
-    """The answer as it forms: retrieval, reasoning and answer deltas, each statement once verified, then done."""
+    """The answer as it forms: retrieval, reasoning and answer deltas, each statement once verified, then done.
+
+    user: who asks (retrieval.access.OPERATOR for command-line tools); only the sets they may read are searched
+    (interfaces refuse a request naming others before this). The question is recorded in the audit log with what
+    was shown, under `interface`.
+    """
     started = time.perf_counter()
-    collection_ids = sorted(set(collection_ids))
+    collection_ids = readable_collection_ids(reader=user, collection_ids=collection_ids)
     language = language_of(question)
-    retrieval = passages_retrieve(query=question, collection_ids=collection_ids, k=k)
+    retrieval = passages_retrieve(query=question, collection_ids=collection_ids, reader=user, k=k)
     chunks = [p.chunk for p in retrieval.passages]
     timings: dict[str, float | int | bool | None] = {
         key: round(value, 1) for key, value in retrieval.timings_ms.items()
@@ -180,6 +187,7 @@ def answer_stream(
     answer.timings = timings
     answer.save()
     answer.collections.set(collection_ids)
+    answer_audit(answer=answer, user=user, interface=interface, collection_ids=collection_ids)
     from assistant.serializers import AnswerSerializer  # imported here: the serializers import this module
 
     yield AnswerEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
@@ -248,11 +256,12 @@ def _generation_error_message(language: str) -> str:
 
 
 def question_answer(
-    *, question: str, collection_ids: Iterable[int], user: AbstractBaseUser | None = None, k: int | None = None
+    *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
+    interface: str = AuditEvent.Interface.COMMAND,
 ) -> Answer:
     """A stored answer in which every shown statement is checked against the passage it cites, or "no evidence"."""
     answer_id = None
-    for event in answer_stream(question=question, collection_ids=collection_ids, user=user, k=k):
+    for event in answer_stream(question=question, collection_ids=collection_ids, user=user, k=k, interface=interface):
         if event.kind == "done":
             answer_id = event.data["answer_id"]
     return Answer.objects.get(id=answer_id)

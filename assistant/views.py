@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,23 +21,27 @@ from assistant.citation_links import (
 )
 from assistant.events import AnswerEvent
 from assistant.forms import AskForm
-from assistant.models import Answer
+from assistant.models import Answer, AuditEvent
+from assistant.roles import PERMISSION_ASK
 from assistant.selectors import answer_passages, answers_of_user
 from assistant.services import CLOSEST_PASSAGES
 from ingestion.models import Chunk
+from retrieval.access import collections_readable
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
+@permission_required(PERMISSION_ASK, raise_exception=True)
 def ask(request: HttpRequest) -> HttpResponse:
     """The ask page; its form streams the answer with JavaScript, and without it posts here and redirects."""
-    form = AskForm(request.POST or None)
+    form = AskForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         answer = services.question_answer(
             question=form.cleaned_data["question"],
             collection_ids=[c.id for c in form.cleaned_data["collections"]],
             user=request.user,
+            interface=AuditEvent.Interface.ASK_PAGE,
         )
         return redirect("assistant:answer", answer_id=answer.id)
     recent = answers_of_user(user=request.user)[:10]
@@ -68,9 +72,10 @@ def event_stream_response(*, frames: Iterator[str], status: int = 200) -> Stream
 
 @require_POST
 @login_required
+@permission_required(PERMISSION_ASK, raise_exception=True)
 def answer_stream_events(request: HttpRequest) -> StreamingHttpResponse:
     """POST the ask form; the answer comes back as server-sent events: retrieval, reasoning, answer, statement, done."""
-    form = AskForm(request.POST)
+    form = AskForm(request.POST, user=request.user)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
@@ -79,6 +84,7 @@ def answer_stream_events(request: HttpRequest) -> StreamingHttpResponse:
         question=form.cleaned_data["question"],
         collection_ids=[c.id for c in form.cleaned_data["collections"]],
         user=request.user,
+        interface=AuditEvent.Interface.ASK_STREAM,
     )
     return event_stream_response(frames=answer_event_frames(events=events))
 
@@ -96,15 +102,20 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
             "statements": statements,
             "statements_joiner": statements_joiner(statements=statements),
             "closest_passages": [] if answer.grounded else passages[:CLOSEST_PASSAGES],
-            "form": AskForm(),
+            "form": AskForm(user=request.user),
         },
     )
 
 
 @login_required
 def passage_detail(request: HttpRequest, chunk_id: int) -> HttpResponse:
-    """A passage; `?q=start-end` (character offsets in it) marks a cited quote."""
-    chunk = get_object_or_404(Chunk.objects.select_related("document", "collection"), id=chunk_id)
+    """A passage; `?q=start-end` (character offsets in it) marks a cited quote.
+
+    A passage of a set the user may not read is as absent as a missing one (404), whatever id is guessed.
+    """
+    readable = collections_readable(reader=request.user)
+    chunk = get_object_or_404(Chunk.objects.select_related("document", "collection"), id=chunk_id,
+                              collection__in=readable)
     spans = quote_spans_parse(value=request.GET.get("q", ""), text_length=len(chunk.text))
     return render(
         request,

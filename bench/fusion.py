@@ -43,6 +43,7 @@ def collect(*, name: str, limit: int | None) -> list[Ranked]:
     from bench.datasets.lecoqa import lecoqa_evaluation_set
     from bench.datasets.pubmedqa import pubmedqa_evaluation_set
     from bench.datasets.stard import stard_evaluation_set
+    from retrieval.access import OPERATOR
     from retrieval.evaluation import CorpusDocument, evaluation_corpus_ingested
     from retrieval.services import passages_retrieve
 
@@ -65,6 +66,7 @@ def collect(*, name: str, limit: int | None) -> list[Ranked]:
             lists = []
             for methods in [("dense",), ("lexical",)]:
                 result = passages_retrieve(
+                    reader=OPERATOR,
                     query=question["question"],
                     collection_ids=[ingested.collection.id],
                     k=DEPTH,

@@ -82,8 +82,9 @@ def corpora_ingest() -> tuple[int, int, dict[str, float]]:
 def answer_run(*, question: str, collection_id: int) -> dict:
     from assistant.models import Answer
     from assistant.services import answer_stream
+    from retrieval.access import OPERATOR
 
-    for event in answer_stream(question=question, collection_ids=[collection_id]):
+    for event in answer_stream(user=OPERATOR, question=question, collection_ids=[collection_id]):
         if event.kind == "done":
             timings = Answer.objects.get(id=event.data["answer_id"]).timings
             return {"first_item_ms": timings.get("first_statement_ms"), **timings}
@@ -92,9 +93,11 @@ def answer_run(*, question: str, collection_id: int) -> dict:
 
 def report_run(*, complaint: str, collection_id: int) -> dict:
     from assistant.clinical import clinical_report_stream
+    from retrieval.access import OPERATOR
 
     items = supported = 0
-    for event in clinical_report_stream(complaint=complaint, collection_ids=[collection_id], age=52, sex="male"):
+    for event in clinical_report_stream(user=OPERATOR, complaint=complaint, collection_ids=[collection_id], age=52,
+                                        sex="male"):
         if event.kind == "item":
             items += 1
             supported += bool(event.data["item"]["supported"])
@@ -107,11 +110,12 @@ def policy_run(*, profile, collection_id: int) -> dict:
     from django.conf import settings
 
     from assistant.policy_matching import policies_match_stream
+    from retrieval.access import OPERATOR
 
     first_policy_ms = None
     started = time.perf_counter()
-    for event in policies_match_stream(profile=profile, collection_ids=[collection_id], max_policies=3,
-                                       today=date(2026, 11, 30)):
+    for event in policies_match_stream(user=OPERATOR, profile=profile, collection_ids=[collection_id],
+                                       max_policies=3, today=date(2026, 11, 30)):
         if event.kind == "policy" and first_policy_ms is None:
             first_policy_ms = round((time.perf_counter() - started) * 1000, 1)
         if event.kind == "done":

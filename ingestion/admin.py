@@ -1,4 +1,5 @@
-"""Admin for document sets: upload many files or a zip, watch each document's progress, delete; chunks read-only."""
+"""Admin for document sets: upload many files or a zip, watch each document's progress, delete, grant read to groups;
+chunks read-only. Every action on documents, sets and grants goes to the audit log (assistant.audit)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from assistant.audit import collection_audit, collection_grants, documents_audit, grant_change_audit
+from assistant.models import AuditEvent
 from ingestion.models import Chunk, Collection, Document
 from ingestion.selectors import collection_progress, documents_current, documents_history
 from ingestion.services import collection_delete, document_register, documents_delete
@@ -51,9 +54,30 @@ class DocumentSetUploadForm(forms.Form):
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "progress", "documents_link", "created_at"]
+    list_display = ["name", "readers", "progress", "documents_link", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["documents_link"]
+    filter_horizontal = ["reader_groups"]
+
+    @admin.display(description=_("Read by"))
+    def readers(self, collection: Collection) -> str:
+        return ", ".join(collection_grants(collection=collection)) or _("admins only")
+
+    def save_model(self, request: HttpRequest, obj: Collection, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = [name for name in form.changed_data if name != "reader_groups"]  # grants: save_related
+        if not change:
+            collection_audit(action=AuditEvent.Action.COLLECTION_CREATE, user=request.user, collection=obj)
+        elif changed:
+            collection_audit(action=AuditEvent.Action.COLLECTION_CHANGE, user=request.user, collection=obj,
+                             detail={"changed": changed})
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        collection = form.instance
+        before = collection_grants(collection=collection) if change else []
+        super().save_related(request, form, formsets, change)
+        grant_change_audit(user=request.user, collection=collection, before=before,
+                           after=collection_grants(collection=collection))
 
     @admin.display(description=_("Progress"))
     def progress(self, collection: Collection) -> str:
@@ -111,6 +135,12 @@ class CollectionAdmin(admin.ModelAdmin):
                 for upload in form.cleaned_data["files"]:
                     report.extend(upload_register(collection=collection, name=upload.name, stream=upload))
                 documents_enqueue(document_ids=report.to_ingest)
+                documents_audit(
+                    action=AuditEvent.Action.DOCUMENT_UPLOAD, user=request.user,
+                    documents=[*report.created, *report.rejected],
+                    detail={"files": [upload.name for upload in form.cleaned_data["files"]],
+                            "duplicates": len(report.duplicates), "refused": len(report.rejected)},
+                )
             self._report_message(request, report)
             return HttpResponseRedirect(request.path)
         context = {
@@ -148,11 +178,19 @@ class CollectionAdmin(admin.ModelAdmin):
         messages.add_message(request, messages.WARNING if refused else messages.SUCCESS, text)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
-        collection_delete(collection=obj)
+        self._collection_delete(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
         for collection in queryset:
-            collection_delete(collection=collection)
+            self._collection_delete(request, collection)
+
+    @staticmethod
+    def _collection_delete(request: HttpRequest, collection: Collection) -> None:
+        # Recorded first: the event keeps the set's name and documents, which the deletion takes away.
+        collection_audit(action=AuditEvent.Action.COLLECTION_DELETE, user=request.user, collection=collection,
+                         detail={"documents": collection.documents.count(),
+                                 "readers": collection_grants(collection=collection)})
+        collection_delete(collection=collection)
 
 
 class DocumentUploadForm(forms.ModelForm):
@@ -208,6 +246,8 @@ class DocumentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Document, form: forms.ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            documents_audit(action=AuditEvent.Action.DOCUMENT_CHANGE, user=request.user, documents=[obj],
+                            detail={"changed": list(form.changed_data)})
             return
         upload = form.cleaned_data["upload"]
         registration = document_register(
@@ -218,6 +258,8 @@ class DocumentAdmin(admin.ModelAdmin):
             external_id=form.cleaned_data.get("external_id") or "",
         )
         obj.pk = registration.document.pk
+        documents_audit(action=AuditEvent.Action.DOCUMENT_UPLOAD, user=request.user,
+                        documents=[registration.document], detail={"created": registration.created})
         if registration.created and not registration.document.is_finished:
             documents_enqueue(document_ids=[registration.document.id])
         elif not registration.created:
@@ -229,15 +271,20 @@ class DocumentAdmin(admin.ModelAdmin):
         retry = list(queryset.filter(status=Document.Status.FAILED).exclude(file="").values_list("id", flat=True))
         Document.objects.filter(id__in=retry).update(status=Document.Status.QUEUED, failure_reason="", chunk_count=0)
         documents_enqueue(document_ids=retry)
+        documents_audit(action=AuditEvent.Action.DOCUMENT_REINGEST, user=request.user,
+                        documents=Document.objects.filter(id__in=retry))
         self.message_user(
             request, ngettext("%(n)d document queued", "%(n)d documents queued", len(retry)) % {"n": len(retry)}
         )
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        documents_audit(action=AuditEvent.Action.DOCUMENT_DELETE, user=request.user, documents=[obj])
         documents_delete(documents=[obj])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        documents_delete(documents=list(queryset))
+        documents = list(queryset)
+        documents_audit(action=AuditEvent.Action.DOCUMENT_DELETE, user=request.user, documents=documents)
+        documents_delete(documents=documents)
 
 
 @admin.register(Chunk)

@@ -11,6 +11,13 @@ class Collection(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    # Who may read the set, as groups; a set granted to no group is read by admins only (retrieval/access.py).
+    reader_groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="readable_collections",
+        help_text="Groups whose members may ask questions of this set and see its passages. None: admins only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

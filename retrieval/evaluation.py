@@ -27,6 +27,7 @@ from django.conf import settings
 
 from ingestion.models import Collection, Document
 from ingestion.services import collection_delete, collection_get_or_create, document_ingest, document_register
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 
 # Each evaluated method name as the keyword arguments it passes to passages_retrieve; a new method is one more entry.
@@ -317,7 +318,7 @@ def method_evaluate(
     collection_ids = [ingested.collection.id]
     # A first, untimed search builds what the method builds once per corpus (the BM25 index): that cost is the
     # ingestion's, not a question's.
-    passages_retrieve(query=questions[0].question, collection_ids=collection_ids, k=depth, **options)
+    passages_retrieve(reader=OPERATOR, query=questions[0].question, collection_ids=collection_ids, k=depth, **options)
 
     recall_sums = dict.fromkeys(cutoffs, 0.0)
     reciprocal_rank_sum = ndcg_sum = 0.0
@@ -325,7 +326,8 @@ def method_evaluate(
     for question in questions:
         gold = frozenset(ingested.aliases.get(item, item) for item in question.gold)
         started = time.perf_counter()
-        result = passages_retrieve(query=question.question, collection_ids=collection_ids, k=depth, **options)
+        result = passages_retrieve(reader=OPERATOR, query=question.question, collection_ids=collection_ids, k=depth,
+                                   **options)
         latencies_ms.append((time.perf_counter() - started) * 1000)
         ranked = [passage.chunk.document.external_id for passage in result.passages]
         for n in cutoffs:

@@ -11,6 +11,7 @@ from django.conf import settings
 from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.models import Chunk
+from retrieval.access import Reader, readable_collection_ids
 from retrieval.fusion import reciprocal_rank_fusion, score_fusion
 from retrieval.language import language_of
 from retrieval.reranking import rerank_order, reranker_get
@@ -42,6 +43,7 @@ def passages_retrieve(
     *,
     query: str,
     collection_ids: Iterable[int],
+    reader: Reader,
     document_ids: Iterable[int] | None = None,
     k: int | None = None,
     methods: tuple[str, ...] = DEFAULT_METHODS,
@@ -49,14 +51,16 @@ def passages_retrieve(
 ) -> RetrievalResult:
     """The k best passages for a query, from these collections only (and these documents only, when given).
 
-    Callers restricting a user to the collections they may read pass only those: the filter runs inside both
-    searches, so a user permitted a small share of the corpus still gets k passages from it.
+    reader: the user asking (or retrieval.access.OPERATOR for command-line tools); the requested collections are
+    cut to those the reader may read before searching, so no caller gets a chunk of a set its user cannot read
+    (interfaces refuse such requests before this; this is the guard that cannot be forgotten). The filter runs
+    inside both searches, so a user permitted a small share of the corpus still gets k passages from it.
     methods: any of "dense" and "lexical"; reranker: a spec for retrieval.reranking.reranker_get, by default
     settings.RETRIEVAL_RERANKER.
     """
     arguments = {
         "query": query,
-        "collection_ids": sorted(set(collection_ids)),
+        "collection_ids": readable_collection_ids(reader=reader, collection_ids=collection_ids),
         "document_ids": None if document_ids is None else sorted(set(document_ids)),
         "k": k or settings.RETRIEVAL_TOP_K,
         "methods": methods,
@@ -111,7 +115,10 @@ def _passages_retrieve_once(
     reranking = reranker_get(spec=reranker)
     shortlist = fused[: max(k, settings.RETRIEVAL_RERANK_DEPTH) if reranking else k]
     chunks = chunks_by_id(chunk_ids=[chunk_id for chunk_id, _ in shortlist])
-    present = [(chunk_id, score) for chunk_id, score in shortlist if chunk_id in chunks]
+    permitted = set(collection_ids)
+    # A chunk moved or searched from a stale index is never served outside the permitted sets.
+    present = [(chunk_id, score) for chunk_id, score in shortlist
+               if chunk_id in chunks and chunks[chunk_id].collection_id in permitted]
     if reranking is not None:
         started = time.perf_counter()
         order = rerank_order(

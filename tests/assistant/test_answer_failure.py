@@ -11,6 +11,7 @@ from assistant.models import Answer
 from assistant.services import answer_stream
 from ingestion.models import Collection
 from ingestion.sample_set import sample_set_write
+from retrieval.access import OPERATOR
 from tests.factories import ingest_file
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def test_unreachable_model_server_keeps_question_and_passages(tmp_path: Path, se
     settings.LLM_BASE_URL, settings.LLM_MODEL = f"http://127.0.0.1:{_closed_port()}/v1", "deepseek-r1"
     settings.LLM_TIMEOUT_S = 5
 
-    events = list(answer_stream(question="高血压的诊断标准是什么？",
+    events = list(answer_stream(user=OPERATOR, question="高血压的诊断标准是什么？",
                                 collection_ids=[Collection.objects.get(name="sample").id]))
 
     assert [e.kind for e in events] == ["retrieval", "error", "done"]

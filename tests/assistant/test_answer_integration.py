@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from assistant.services import NO_EVIDENCE_TEXT, answer_stream, question_answer
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SAMPLE_QUESTIONS, sample_set_write
-from tests.factories import ingest_bytes, ingest_file
+from retrieval.access import OPERATOR
+from tests.factories import ingest_bytes, ingest_file, user_create
 
 pytestmark = pytest.mark.django_db
 DEMO_QUESTIONS = [q for q in SAMPLE_QUESTIONS if q.get("demo")]
@@ -43,11 +43,11 @@ def assert_quotes_are_in_their_passages(answer) -> None:
 def test_answer_statements_cite_verified_quotes_of_retrieved_passages(
     local_llm: str, sample_collection: Collection, question: dict
 ) -> None:
-    kinds = [event.kind for event in answer_stream(question=question["question"],
+    kinds = [event.kind for event in answer_stream(user=OPERATOR, question=question["question"],
                                                    collection_ids=[sample_collection.id])]
     assert kinds[0] == "retrieval" and kinds[-1] == "done" and "statement" in kinds and "error" not in kinds
     assert kinds.index("reasoning") < kinds.index("answer") < kinds.index("statement")  # reasoning streams first
-    answer = question_answer(question=question["question"], collection_ids=[sample_collection.id])
+    answer = question_answer(user=OPERATOR, question=question["question"], collection_ids=[sample_collection.id])
 
     assert answer.grounded, f"model reply was: {answer.raw_reply!r}"
     assert answer.reasoning  # stored apart from the answer (the small model often restates the passage in it)
@@ -67,7 +67,9 @@ def test_answer_statements_cite_verified_quotes_of_retrieved_passages(
 
 
 def test_question_the_documents_do_not_answer_gets_no_guess(local_llm: str, sample_collection: Collection) -> None:
-    answer = question_answer(question="What is the capital of France?", collection_ids=[sample_collection.id])
+    answer = question_answer(
+        user=OPERATOR, question="What is the capital of France?", collection_ids=[sample_collection.id]
+    )
     assert not answer.grounded, answer.raw_reply
     assert answer.text == NO_EVIDENCE_TEXT["en"] and answer.citations == [] and answer.verdict == ""
     assert len(answer.passages) >= 3  # the closest passages stay listed for the reader
@@ -92,7 +94,7 @@ def test_instructions_planted_in_a_document_are_inert(
 ) -> None:
     ingest_bytes(name=f"planted-{language}.txt", content=PLANTED[language].encode(), collection=sample_collection)
     question = next(q for q in DEMO_QUESTIONS if (q["question"].isascii()) == (language == "en"))
-    answer = question_answer(question=question["question"], collection_ids=[sample_collection.id])
+    answer = question_answer(user=OPERATOR, question=question["question"], collection_ids=[sample_collection.id])
 
     planted_ids = set(Chunk.objects.filter(document__original_name=f"planted-{language}.txt")
                       .values_list("id", flat=True))
@@ -107,7 +109,7 @@ def test_instructions_planted_in_a_document_are_inert(
 
 def test_api_answers_with_citations(local_llm: str, sample_collection: Collection) -> None:
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.create_user("doctor"))
+    client.force_authenticate(user_create("doctor"))
     question = next(q for q in DEMO_QUESTIONS if q["question"].isascii())
 
     response = client.post("/api/answers/", {"question": question["question"], "collections": ["sample"]},
@@ -125,6 +127,7 @@ def test_api_answers_with_citations(local_llm: str, sample_collection: Collectio
 
 def test_yes_no_question_gets_a_verdict_with_its_grounds(local_llm: str, sample_collection: Collection) -> None:
     answer = question_answer(
+        user=OPERATOR,
         question="Should adults with low-severity community-acquired pneumonia treated at home be offered oral "
                  "amoxicillin?",
         collection_ids=[sample_collection.id],

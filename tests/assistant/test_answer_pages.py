@@ -12,6 +12,7 @@ from assistant.citation_links import statements_for_display
 from assistant.models import Answer
 from assistant.serializers import AnswerSerializer
 from ingestion.models import Chunk, Collection, Document
+from tests.factories import collection_grant, user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ QUOTE = "诊室血压≥140/90 mmHg 可诊断为高血压"
 
 @pytest.fixture
 def chunks() -> list[Chunk]:
-    collection = Collection.objects.create(name="指南")
+    collection = collection_grant(Collection.objects.create(name="指南"))
     document = Document.objects.create(collection=collection, title="高血压示例指南", original_name="g.md",
                                        status=Document.Status.INDEXED)
     texts = [PASSAGE_TEXT, "第二段：生活方式干预。", "Third passage about sodium.", "Fourth passage."]
@@ -36,7 +37,7 @@ def chunks() -> list[Chunk]:
 @pytest.fixture
 def client_signed_in() -> Client:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("reader"))
+    client.force_login(user_create("reader"))
     return client
 
 

@@ -7,7 +7,6 @@ import json
 import socket
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from assistant.answer_format import CitedQuote
 from assistant.clinical import (
@@ -22,7 +21,8 @@ from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import DEFAULT_SOURCE, cpgqa_evaluation_set
 from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create
-from tests.factories import ingest_bytes
+from retrieval.access import OPERATOR
+from tests.factories import ingest_bytes, user_create
 
 pytestmark = pytest.mark.django_db
 THRESHOLD = 0.40
@@ -141,7 +141,7 @@ def test_patient_facts_are_defused_and_come_after_the_fenced_passages(opioid_col
 def test_clinical_report_streams_verified_cited_items_and_is_stored(
     local_llm: str, opioid_collection: Collection
 ) -> None:
-    user = get_user_model().objects.create_user(username="doctor", password="pw")
+    user = user_create(username="doctor", password="pw")
     # Whether the 0.5B model's items are supported varies (about 1 report in 4 has none: it restates the patient);
     # the test asks once and checks what must hold either way, and every supported item's grounds when there are some.
     events = list(clinical_report_stream(
@@ -191,7 +191,7 @@ def test_unreachable_model_server_keeps_the_complaint_and_passages(opioid_collec
         port = probe.getsockname()[1]
     settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_TIMEOUT_S = f"http://127.0.0.1:{port}/v1", "deepseek-r1", 5
 
-    events = list(clinical_report_stream(complaint="长期使用阿片类药物的慢性腰痛，询问减量。",
+    events = list(clinical_report_stream(user=OPERATOR, complaint="长期使用阿片类药物的慢性腰痛，询问减量。",
                                          collection_ids=[opioid_collection.id]))
 
     assert [e.kind for e in events] == ["retrieval", "error", "done"]

@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from assistant.clinical_format import SECTIONS
@@ -20,7 +19,7 @@ from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import cpgqa_evaluation_set
 from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create
-from tests.factories import ingest_bytes
+from tests.factories import collection_grant, ingest_bytes, user_create
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -89,8 +88,8 @@ def _check_citation_opens_its_quote(page: Page, base_url: str, href: str) -> Non
 def test_clinician_streams_a_cited_report_opens_its_citations_and_switches_to_chinese(
     local_llm: str, live_server, browser: Browser, opioid_collection: Collection
 ) -> None:
-    get_user_model().objects.create_user("clinician", password=PASSWORD)
-    page = browser.new_page()
+    user_create("clinician", password=PASSWORD)
+    page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates strings, which the pages' CSP refuses
     page.set_default_timeout(240_000)  # one report from the CPU model takes tens of seconds
     streamed = []
     page.on("request", lambda request: streamed.append(request.url) if "/clinical/stream/" in request.url else None)
@@ -173,9 +172,9 @@ def test_clinician_streams_a_cited_report_opens_its_citations_and_switches_to_ch
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_portal_posts_and_redirects_to_the_saved_report(live_server, browser: Browser) -> None:
     """No model call: the set's one document has no passages, so nothing is retrieved and nothing is generated."""
-    collection = Collection.objects.create(name="empty guideline set")
+    collection = collection_grant(Collection.objects.create(name="empty guideline set"))
     Document.objects.create(collection=collection, original_name="blank.txt", status=Document.Status.INDEXED)
-    get_user_model().objects.create_user("nojs", password=PASSWORD)
+    user_create("nojs", password=PASSWORD)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     _sign_in(page, live_server.url, "nojs")

@@ -11,7 +11,6 @@ import re
 
 import pypdfium2
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from assistant.answer_format import CitedQuote
@@ -22,7 +21,7 @@ from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import cpgqa_evaluation_set
 from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create
-from tests.factories import ingest_bytes
+from tests.factories import collection_grant, ingest_bytes, user_create
 
 pytestmark = pytest.mark.django_db
 THRESHOLD = 0.40
@@ -49,7 +48,7 @@ def _cpgqa_passage(phrase: str) -> dict:
 @pytest.fixture
 def taper_chunks() -> list[Chunk]:
     """The real slower- and faster-taper passages, stored with a section and pages so their display is checked."""
-    collection = Collection.objects.create(name="opioids")
+    collection = collection_grant(Collection.objects.create(name="opioids"))
     chunks = []
     for ordinal, phrase in enumerate((SLOWER, FASTER)):
         passage = _cpgqa_passage(phrase)
@@ -73,7 +72,7 @@ def taper_chunks() -> list[Chunk]:
 
 
 def _user(name: str):
-    return get_user_model().objects.create_user(name, password="a-long-test-password")
+    return user_create(name, password="a-long-test-password")
 
 
 def _signed_in(user) -> Client:
@@ -307,7 +306,7 @@ def test_stream_of_an_invalid_form_is_one_error_event() -> None:
 @pytest.fixture
 def set_without_passages() -> Collection:
     """A set whose one indexed document has no passages: nothing is retrieved, so the model is never asked."""
-    collection = Collection.objects.create(name="empty guideline set")
+    collection = collection_grant(Collection.objects.create(name="empty guideline set"))
     Document.objects.create(collection=collection, original_name="blank.txt", status=Document.Status.INDEXED)
     return collection
 

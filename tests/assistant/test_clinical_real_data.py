@@ -24,6 +24,7 @@ from bench.datasets.cpgqa import cpgqa_evaluation_set
 from bench.datasets.ngc import ngc_guidelines, ngc_markdown
 from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create
+from retrieval.access import OPERATOR
 from retrieval.diversity import passages_diversified, source_key
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
@@ -54,12 +55,14 @@ def guidelines(shared_data) -> Collection:
 
 
 def diversified(query: str, collection: Collection) -> list:
-    retrieved = passages_retrieve(query=query, collection_ids=[collection.id], k=CLINICAL_CANDIDATES).passages
+    retrieved = passages_retrieve(
+        reader=OPERATOR, query=query, collection_ids=[collection.id], k=CLINICAL_CANDIDATES
+    ).passages
     return passages_diversified(passages=retrieved, k=CLINICAL_TOP_K, per_source=PASSAGES_PER_SOURCE)
 
 
 def test_the_report_reads_several_guidelines_in_either_language(guidelines: Collection) -> None:
-    plain = passages_retrieve(query=ENGLISH, collection_ids=[guidelines.id], k=CLINICAL_TOP_K).passages
+    plain = passages_retrieve(reader=OPERATOR, query=ENGLISH, collection_ids=[guidelines.id], k=CLINICAL_TOP_K).passages
     for query in (ENGLISH, CHINESE):
         passages = diversified(query, guidelines)
         assert len(passages) == CLINICAL_TOP_K
@@ -74,7 +77,9 @@ def test_the_report_reads_several_guidelines_in_either_language(guidelines: Coll
 def test_report_recommendations_quote_their_guideline_and_add_to_the_patient_facts(
     local_llm: str, guidelines: Collection, complaint: str
 ) -> None:
-    events = list(clinical_report_stream(complaint=complaint, collection_ids=[guidelines.id], age=52, sex="male"))
+    events = list(clinical_report_stream(
+        user=OPERATOR, complaint=complaint, collection_ids=[guidelines.id], age=52, sex="male"
+    ))
     kinds = [e.kind for e in events]
     assert kinds[0] == "retrieval" and kinds[-1] == "done" and "error" not in kinds
     report = ClinicalReport.objects.get(id=events[-1].data["report_id"])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_sign_in_page_in_either_language() -> None:
 
 def test_language_switch_changes_the_ask_page() -> None:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("doctor"))
+    client.force_login(user_create("doctor"))
     assert "Ask" in client.get("/").content.decode()
     response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
     assert response.status_code == 302

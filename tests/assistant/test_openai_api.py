@@ -7,21 +7,20 @@ from pathlib import Path
 
 import openai
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from assistant.models import Answer
 from ingestion.models import Chunk, Collection, Document
 from ingestion.sample_set import SAMPLE_QUESTIONS, sample_set_write
-from tests.factories import ingest_file
+from tests.factories import collection_grant, ingest_file, user_create
 
 MARKER = re.compile(r"\[(\d+)\]")
 
 
 @pytest.fixture
 def token() -> str:
-    return Token.objects.create(user=get_user_model().objects.create_user("client-app")).key
+    return Token.objects.create(user=user_create("client-app")).key
 
 
 @pytest.fixture
@@ -50,7 +49,7 @@ def _assert_citations_are_quotes_of_the_collection(citations: list[dict], collec
 
 @pytest.mark.django_db(transaction=True)
 def test_models_lists_askable_sets(client: openai.OpenAI) -> None:
-    askable = Collection.objects.create(name="guidelines")
+    askable = collection_grant(Collection.objects.create(name="guidelines"))
     Document.objects.create(collection=askable, original_name="a.md", status=Document.Status.INDEXED)
     Collection.objects.create(name="empty")  # nothing indexed yet: not askable
 
@@ -92,7 +91,7 @@ def test_bad_key_is_a_401_in_openai_shape(live_server) -> None:
 )
 def test_bad_body_is_a_400_in_openai_shape(body: dict, param: str) -> None:
     api = APIClient()
-    api.force_authenticate(get_user_model().objects.create_user("someone"))
+    api.force_authenticate(user_create("someone"))
 
     response = api.post("/v1/chat/completions", body, format="json")
 

@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, sync_playwright
 
 from assistant.models import Answer
 from ingestion.models import Chunk, Collection, Document
 from ingestion.sample_set import sample_set_write
-from tests.factories import ingest_file
+from tests.factories import collection_grant, ingest_file, user_create
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -37,8 +36,8 @@ def test_ask_watch_the_answer_stream_and_open_a_cited_quote(local_llm: str, live
                                                             tmp_path: Path) -> None:
     for path in sample_set_write(directory=tmp_path / "sample"):
         ingest_file(path=path, collection="sample")
-    get_user_model().objects.create_user("clinician", password="a-long-test-password")
-    page = browser.new_page()
+    user_create("clinician", password="a-long-test-password")
+    page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates strings, which the pages' CSP refuses
     page.set_default_timeout(180_000)  # one answer from the CPU model takes seconds to a minute
     streamed_requests = []
     page.on("request", lambda request: streamed_requests.append(request.url) if "/answers/stream/" in request.url
@@ -98,9 +97,9 @@ def test_ask_watch_the_answer_stream_and_open_a_cited_quote(local_llm: str, live
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_form_posts_and_redirects_to_the_saved_answer(live_server, browser: Browser) -> None:
     """No model call: the set's one document has no passages, so nothing is retrieved and nothing is generated."""
-    collection = Collection.objects.create(name="empty set")
+    collection = collection_grant(Collection.objects.create(name="empty set"))
     Document.objects.create(collection=collection, original_name="blank.txt", status=Document.Status.INDEXED)
-    get_user_model().objects.create_user("reader", password="a-long-test-password")
+    user_create("reader", password="a-long-test-password")
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")

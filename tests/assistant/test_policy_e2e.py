@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from assistant.models import PolicyMatchRecord
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_TITLE, sample_set_write
-from tests.factories import ingest_file
+from tests.factories import ingest_file, user_create
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -77,8 +76,8 @@ def _switch_language(page: Page, code: str, expected: str) -> None:
 def test_fill_the_form_watch_conditions_stream_in_and_open_a_cited_clause(
     local_llm: str, live_server, browser: Browser, sme_policy: Collection
 ) -> None:
-    get_user_model().objects.create_user("owner", password=PASSWORD)
-    page = browser.new_page()
+    user_create("owner", password=PASSWORD)
+    page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates strings, which the pages' CSP refuses
     page.set_default_timeout(240_000)  # the CPU model checks a policy in tens of seconds
     streamed = []
     page.on("request", lambda r: streamed.append(r.url) if "/policies/stream/" in r.url else None)
@@ -161,7 +160,7 @@ def test_without_javascript_the_form_posts_and_redirects_to_the_stored_match(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_TIMEOUT_S = f"http://127.0.0.1:{port}/v1", "qwen", 5
-    get_user_model().objects.create_user("plain", password=PASSWORD)
+    user_create("plain", password=PASSWORD)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     _sign_in(page, live_server.url, "plain")

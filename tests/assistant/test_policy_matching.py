@@ -28,6 +28,7 @@ from assistant.policy_profile import BusinessProfile, ProfileInvalid, profile_va
 from assistant.policy_rules import MET, NOT_MET, UNKNOWN, ConditionCheck, cn_number, condition_check, threshold_find
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_MARKUP, SME_POLICY_TITLE, sample_set_write
+from retrieval.access import OPERATOR
 from tests.factories import ingest_file
 
 TODAY = date(2026, 11, 30)
@@ -224,7 +225,7 @@ def test_small_enterprise_matched_against_the_sme_policy_by_the_local_model(
 ) -> None:
     """One real run: every kept condition and benefit cites a clause whose text holds its quote; the conditions of
     第四条 the model finds are checked by rules; the small model may miss some, so the counts are not asserted."""
-    result = policies_match(profile=SMALL, collection_ids=[sme_policy.id], max_policies=1, today=TODAY)
+    result = policies_match(user=OPERATOR, profile=SMALL, collection_ids=[sme_policy.id], max_policies=1, today=TODAY)
     assert [p.document_title for p in result.policies] == [SME_POLICY_TITLE]
     policy = result.policies[0]
     assert not policy.error and policy.timings["answer_tokens"] > 0

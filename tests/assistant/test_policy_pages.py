@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pypdfium2
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -34,7 +33,8 @@ from assistant.policy_profile import BusinessProfile, profile_as_dict, profile_f
 from assistant.policy_rules import MET, NOT_MET, UNKNOWN
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_TITLE, sample_set_write
-from tests.factories import ingest_file
+from retrieval.access import OPERATOR
+from tests.factories import ingest_file, user_create
 
 pytestmark = pytest.mark.django_db
 FRAME = re.compile(r"event: (retrieval|policy|done|error)\ndata: ([^\n]+)\n\n")
@@ -63,7 +63,7 @@ def sme_policy(tmp_path: Path) -> Collection:
 
 @pytest.fixture
 def owner() -> AbstractBaseUser:
-    return get_user_model().objects.create_user("owner")
+    return user_create("owner")
 
 
 @pytest.fixture
@@ -141,7 +141,8 @@ def test_profile_round_trips_through_storage() -> None:
 
 
 def test_form_takes_wan_yuan_and_percent_and_other_certificates(sme_policy: Collection) -> None:
-    form = PolicyProfileForm({**SMALL_FORM, "certificates_other": "ISO9001、小巨人", "collections": [sme_policy.id]})
+    form = PolicyProfileForm({**SMALL_FORM, "certificates_other": "ISO9001、小巨人", "collections": [sme_policy.id]},
+                             user=OPERATOR)
     assert form.is_valid(), form.errors
     profile = form.profile()
     assert profile.annual_revenue == 80_000_000 and profile.rd_ratio == pytest.approx(0.05)
@@ -218,7 +219,7 @@ def test_stored_match_page_ranks_and_links_every_quote_to_its_clause(
 
 def test_matches_are_their_owners_only(stored_match: PolicyMatchRecord, client_signed_in: Client) -> None:
     other = Client()
-    other.force_login(get_user_model().objects.create_user("other"))
+    other.force_login(user_create("other"))
     for suffix in ("", "csv/", "pdf/"):
         assert other.get(f"/policies/matches/{stored_match.id}/{suffix}").status_code == 404
         assert client_signed_in.get(f"/policies/matches/{stored_match.id}/{suffix}").status_code == 200

@@ -20,6 +20,7 @@ from assistant.policy_profile import BusinessProfile
 from bench.datasets.lecoqa import lecoqa_evaluation_set
 from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
@@ -88,7 +89,7 @@ def regulations(shared_data: Path) -> Collection:
 @pytest.mark.django_db
 def test_clause_search_hands_the_model_the_article_that_states_the_conditions(regulations: Collection) -> None:
     measures = Document.objects.get(collection=regulations, external_id="sc_op_measures")
-    clauses = passages_retrieve(query=clause_query(DATA_SME), collection_ids=[regulations.id],
+    clauses = passages_retrieve(reader=OPERATOR, query=clause_query(DATA_SME), collection_ids=[regulations.id],
                                 document_ids=[measures.id], k=4)
     eligibility = [p.chunk for p in clauses.passages if ELIGIBILITY in p.chunk.text]
     assert eligibility, [p.chunk.text[:60] for p in clauses.passages]
@@ -104,7 +105,9 @@ def test_clause_search_hands_the_model_the_article_that_states_the_conditions(re
 @pytest.mark.parametrize("profile", [SOLE_TRADER, DATA_SME], ids=["sole_trader", "data_sme"])
 def test_conditions_shown_cite_clauses_that_state_them(local_llm: str, regulations: Collection,
                                                        profile: BusinessProfile) -> None:
-    result = policies_match(profile=profile, collection_ids=[regulations.id], max_policies=3, today=TODAY)
+    result = policies_match(
+        user=OPERATOR, profile=profile, collection_ids=[regulations.id], max_policies=3, today=TODAY
+    )
     assert result.policies and all(not p.error for p in result.policies)
     titles = {d.title for d in Document.objects.filter(collection=regulations)}
     assert {p.document_title for p in result.policies} <= titles

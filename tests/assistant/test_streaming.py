@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from assistant.models import Answer
 from ingestion.models import Chunk, Collection
 from ingestion.sample_set import SAMPLE_QUESTIONS, sample_set_write
-from tests.factories import ingest_file
+from tests.factories import ingest_file, user_create
 
 pytestmark = pytest.mark.django_db
 FRAME = re.compile(r"event: (retrieval|reasoning|answer|statement|done|error)\ndata: (.+)\n\n", re.DOTALL)
@@ -30,7 +29,7 @@ def sample_collection(tmp_path: Path) -> Collection:
 @pytest.fixture
 def client_signed_in() -> Client:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("clinician"))
+    client.force_login(user_create("clinician"))
     return client
 
 
@@ -38,7 +37,7 @@ def test_stream_needs_a_signed_in_post(sample_collection: Collection) -> None:
     client = Client()
     response = client.post("/answers/stream/", {"question": "x", "collections": [sample_collection.id]})
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-    client.force_login(get_user_model().objects.create_user("someone"))
+    client.force_login(user_create("someone"))
     assert client.get("/answers/stream/").status_code == 405
 
 

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from config.celery import app as celery_app
 from ingestion.models import Collection, Document
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.ingestion.test_celery_worker import BROKER_URL, worker_start, worker_stop
 from tests.ingestion.test_parsing import build_pdf
@@ -120,10 +121,14 @@ def test_admin_uploads_a_zip_and_watches_it_ingest(
     assert "100%" in page.inner_text("#set-percent")
 
     collection = Collection.objects.get(name="Ward guidelines")
-    follow_up = passages_retrieve(query="clinic review after discharge", collection_ids=[collection.id], k=1)
+    follow_up = passages_retrieve(
+        reader=OPERATOR, query="clinic review after discharge", collection_ids=[collection.id], k=1
+    )
     chunk = follow_up.passages[0].chunk
     assert chunk.document.source_path.endswith("discharge.pdf") and chunk.page_start == 2
     assert chunk.section_path == "2 Follow-up"
-    law = passages_retrieve(query="个人信息处理者", collection_ids=[collection.id], k=1).passages[0].chunk
+    law = passages_retrieve(
+        reader=OPERATOR, query="个人信息处理者", collection_ids=[collection.id], k=1
+    ).passages[0].chunk
     assert law.section_path and "条" in law.section_path
     assert Document.objects.filter(collection=collection, status=Document.Status.INDEXED).count() == 3

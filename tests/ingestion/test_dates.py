@@ -9,13 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from bench.datasets.ngc import ngc_guidelines, ngc_markdown
 from ingestion.dates import issued_date_find
 from ingestion.models import Chunk, Document
-from tests.factories import ingest_bytes
+from tests.factories import ingest_bytes, user_create
 
 
 @pytest.mark.parametrize(
@@ -77,7 +76,7 @@ def test_the_passage_page_shows_title_version_and_issued_date() -> None:
     assert document.issued_as == "2021年8月20日"
     chunk = Chunk.objects.filter(document=document).first()
     client = Client()
-    client.force_login(get_user_model().objects.create_user("reader"))
+    client.force_login(user_create("reader"))
     html = client.get(f"/passages/{chunk.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "中华人民共和国个人信息保护法" in html and "Version 1" in html
     assert '<time id="document-issued" datetime="2021-08-20">2021年8月20日</time>' in html

@@ -14,6 +14,7 @@ from ingestion.leases import document_lease
 from ingestion.models import ChunkVector, Document
 from ingestion.services import collection_get_or_create, documents_embedded_with_other_model, documents_reembed
 from ingestion.tasks import index_reconcile_on_start
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
@@ -23,7 +24,9 @@ GUIDELINE = b"## Sepsis\n\nGive broad-spectrum antibiotics within one hour of re
 
 
 def dense_documents(collection_id: int) -> set[int]:
-    result = passages_retrieve(query="antibiotics for sepsis", collection_ids=[collection_id], methods=("dense",))
+    result = passages_retrieve(
+        reader=OPERATOR, query="antibiotics for sepsis", collection_ids=[collection_id], methods=("dense",)
+    )
     return {p.chunk.document_id for p in result.passages}
 
 

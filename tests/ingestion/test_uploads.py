@@ -20,6 +20,7 @@ from ingestion.models import Chunk, Collection, Document
 from ingestion.services import collection_get_or_create, document_ingest, documents_delete, index_reconcile
 from ingestion.tasks import document_ingest_task
 from ingestion.uploads import UploadReport, path_register, upload_register
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.ingestion.test_parsing import build_pdf
 
@@ -112,7 +113,9 @@ def test_a_zip_of_mixed_partly_broken_documents(settings) -> None:
     regulation = documents["set.zip/regulations/医疗机构管理条例.txt"].chunks.get(section_path="第一章 总则 > 第一条")
     assert "促进医疗卫生事业的发展" in regulation.text
     assert documents["set.zip/guidelines/discharge.pdf"].chunks.get().page_start == 1
-    hit = passages_retrieve(query="antibiotics within one hour", collection_ids=[collection.id], k=1).passages[0]
+    hit = passages_retrieve(
+        reader=OPERATOR, query="antibiotics within one hour", collection_ids=[collection.id], k=1
+    ).passages[0]
     assert hit.chunk.document_id == sepsis.id
     assert_index_agrees_with_database()
 
@@ -168,7 +171,9 @@ def test_new_version_replaces_the_old_only_once_searchable() -> None:
 
         try:
             while not stop.is_set():
-                passages = passages_retrieve(query="blood pressure target", collection_ids=[collection.id], k=5)
+                passages = passages_retrieve(
+                    reader=OPERATOR, query="blood pressure target", collection_ids=[collection.id], k=5
+                )
                 seen.append(frozenset(p.chunk.document_id for p in passages.passages))
         finally:
             connection.close()
@@ -213,9 +218,9 @@ def test_same_title_under_another_name_is_a_new_version() -> None:
 def test_deleting_removes_vectors_and_search_at_once() -> None:
     collection = collection_get_or_create(name="set")
     document = register_and_ingest(collection, "sepsis.md", GOOD_MARKDOWN.encode()).created[0]
-    assert passages_retrieve(query="antibiotics", collection_ids=[collection.id]).passages
+    assert passages_retrieve(reader=OPERATOR, query="antibiotics", collection_ids=[collection.id]).passages
     documents_delete(documents=[document])
-    assert passages_retrieve(query="antibiotics", collection_ids=[collection.id]).passages == []
+    assert passages_retrieve(reader=OPERATOR, query="antibiotics", collection_ids=[collection.id]).passages == []
     assert index_ids() == []
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from ingestion.models import Collection, Document
 from ingestion.services import collection_get_or_create
+from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
@@ -27,7 +28,9 @@ def recall_at(
     """Share of questions with a gold document (by external id) among the documents of the top-k passages."""
     hits = 0
     for question, gold in questions:
-        passages = passages_retrieve(query=question, collection_ids=[collection.id], k=k, methods=methods).passages
+        passages = passages_retrieve(
+            reader=OPERATOR, query=question, collection_ids=[collection.id], k=k, methods=methods
+        ).passages
         hits += bool(gold & {p.chunk.document.external_id for p in passages})
     return hits / len(questions)
 

@@ -6,6 +6,7 @@ import pytest
 
 from ingestion.models import Document
 from ingestion.services import collection_get_or_create, documents_delete
+from retrieval.access import OPERATOR
 from retrieval.reranking import rerank_order, reranker_get
 from retrieval.searchable import searchable_chunks_get
 from retrieval.services import passages_retrieve
@@ -31,9 +32,13 @@ def test_a_small_permitted_share_gets_k_passages_from_it_alone() -> None:
     ingest("statins.md", STATIN_NOTES, large)
     kept = ingest("ward.md", "## Ward\n\nStatin dose for ward patients.\n\n## Other\n\nStatin and LDL advice.", small)
     for methods in [("dense",), ("lexical",), ("dense", "lexical")]:
-        passages = passages_retrieve(query="statin dose LDL", collection_ids=[small.id], k=5, methods=methods).passages
+        passages = passages_retrieve(
+            reader=OPERATOR, query="statin dose LDL", collection_ids=[small.id], k=5, methods=methods
+        ).passages
         assert passages and {p.chunk.document_id for p in passages} == {kept.id}, methods
-    everywhere = passages_retrieve(query="statin dose LDL", collection_ids=[large.id, small.id], k=5).passages
+    everywhere = passages_retrieve(
+        reader=OPERATOR, query="statin dose LDL", collection_ids=[large.id, small.id], k=5
+    ).passages
     assert len(everywhere) == 5
 
 
@@ -42,12 +47,13 @@ def test_search_within_chosen_documents() -> None:
     first = ingest("a.md", "## Sepsis\n\nGive antibiotics within one hour of sepsis recognition.", collection)
     second = ingest("b.md", "## Sepsis bundle\n\nAntibiotics and fluids for sepsis within one hour.", collection)
     passages = passages_retrieve(
+        reader=OPERATOR,
         query="antibiotics sepsis", collection_ids=[collection.id], document_ids=[second.id], k=5
     ).passages
     assert passages and {p.chunk.document_id for p in passages} == {second.id}
     assert first.id in {
         p.chunk.document_id
-        for p in passages_retrieve(query="antibiotics sepsis", collection_ids=[collection.id]).passages
+        for p in passages_retrieve(reader=OPERATOR, query="antibiotics sepsis", collection_ids=[collection.id]).passages
     }
 
 
@@ -59,9 +65,11 @@ def test_the_lexical_index_follows_ingestion_and_deletion_by_difference() -> Non
     ingest("policy.txt", "第一条 小微企业可以申请研发费用补贴。", collection)
     searchable = searchable_chunks_get()
     assert searchable.lexical.size > before
-    assert passages_retrieve(query="研发费用补贴", collection_ids=[collection.id], k=1).passages[0].chunk.document_id
+    assert passages_retrieve(
+        reader=OPERATOR, query="研发费用补贴", collection_ids=[collection.id], k=1
+    ).passages[0].chunk.document_id
     documents_delete(documents=[law])
-    remaining = passages_retrieve(query="个人信息处理者", collection_ids=[collection.id], k=5).passages
+    remaining = passages_retrieve(reader=OPERATOR, query="个人信息处理者", collection_ids=[collection.id], k=5).passages
     assert law.id not in {p.chunk.document_id for p in remaining}
     assert law.chunks.count() == 0 or all(
         chunk_id not in searchable.lexical for chunk_id in law.chunks.values_list("id", flat=True)
@@ -86,6 +94,7 @@ def test_a_reranker_reorders_the_shortlist() -> None:
     # Blended with the original order at a low weight, the original first passage keeps its place.
     assert rerank_order(reranker=reranker, query="when to start antibiotics", passages=passages, weight=0.1)[0] == 0
     result = passages_retrieve(
+        reader=OPERATOR,
         query="when should antibiotics start",
         collection_ids=[collection.id],
         k=2,
@@ -114,5 +123,5 @@ def test_a_chinese_question_finds_the_english_guideline() -> None:
         ("二甲双胍是二型糖尿病的首选药物吗？", "diabetes"),
         ("成人高血压的血压控制目标是多少？", "hypertension"),
     ]:
-        passages = passages_retrieve(query=question, collection_ids=[collection.id], k=1).passages
+        passages = passages_retrieve(reader=OPERATOR, query=question, collection_ids=[collection.id], k=1).passages
         assert expected in passages[0].chunk.document.original_name, (question, passages[0].chunk.text)

@@ -8,6 +8,7 @@ from assistant.llm.client import exit_on_sigterm, local_server_stop
 from assistant.presentation import answer_as_text
 from assistant.services import question_answer
 from ingestion.models import Collection
+from retrieval.access import OPERATOR
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"No document set named {', '.join(sorted(missing))}.")
         exit_on_sigterm()
         try:
-            answer = question_answer(question=question, collection_ids=[c.id for c in collections], k=k)
+            answer = question_answer(user=OPERATOR, question=question, collection_ids=[c.id for c in collections], k=k)
         finally:
             local_server_stop()  # only stops a server this command started
         self.stdout.write(answer_as_text(answer))

@@ -16,9 +16,11 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from assistant.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
 from assistant.presentation import answer_as_text
+from assistant.roles import collection_readers_grant, user_roles_set
 from assistant.services import question_answer
 from ingestion.models import Collection
 from ingestion.sample_set import SAMPLE_QUESTIONS, sample_set_write
+from retrieval.access import OPERATOR, ROLE_ADMIN, ROLES
 from retrieval.language import language_of
 
 SAMPLE_COLLECTION = "sample"
@@ -53,10 +55,12 @@ class Command(BaseCommand):
         self.stdout.write(f"{endpoint.model} at {endpoint.base_url} (ready in {ready_s:.0f} s)")
 
         collection = Collection.objects.get(name=SAMPLE_COLLECTION)
+        # A new set is read by admins only; the sample is for everyone with a role.
+        collection_readers_grant(collection=collection, group_names=ROLES, actor=OPERATOR)
         first_answer_s = None
         for question in (q for q in SAMPLE_QUESTIONS if q.get("demo")):
             self._heading(f"Question ({'Chinese' if language_of(question['question']) == 'zh' else 'English'})")
-            answer = question_answer(question=question["question"], collection_ids=[collection.id])
+            answer = question_answer(user=OPERATOR, question=question["question"], collection_ids=[collection.id])
             first_answer_s = first_answer_s or time.perf_counter() - started
             self.stdout.write(answer_as_text(answer))
 
@@ -79,6 +83,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        user_roles_set(user=user, roles=[ROLE_ADMIN])
         self.stdout.write(f"admin user: admin / {password}")
         return password
 

@@ -9,11 +9,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from assistant.audit import documents_audit
+from assistant.models import AuditEvent
 from ingestion.models import Document
 from ingestion.selectors import documents_pending, documents_unfinished
 from ingestion.services import collection_get_or_create, index_reconcile
 from ingestion.tasks import document_ingest_task
 from ingestion.uploads import UploadReport, path_register
+from retrieval.access import OPERATOR
 
 
 class Command(BaseCommand):
@@ -36,6 +39,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path} does not exist")
         target = collection_get_or_create(name=collection)
         report = path_register(collection=target, path=path) if path is not None else UploadReport()
+        if path is not None:
+            documents_audit(action=AuditEvent.Action.DOCUMENT_UPLOAD, user=OPERATOR,
+                            documents=[*report.created, *report.rejected], interface=AuditEvent.Interface.COMMAND,
+                            detail={"path": str(path), "duplicates": len(report.duplicates)})
         document_ids = report.to_ingest
         if resume:
             document_ids += [d.id for d in documents_unfinished(collection=target) if d.id not in set(document_ids)]
