@@ -6,7 +6,10 @@ to the sets the caller may read (an unreadable or unknown set is refused as unkn
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+import math
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,16 +44,20 @@ class SearchQuerySerializer(serializers.Serializer):
 
 
 class SearchPassageSerializer(serializers.Serializer):
-    rank = serializers.IntegerField()
-    score = serializers.FloatField()
+    rank = serializers.IntegerField(help_text="1 for the best passage.")
+    score = serializers.SerializerMethodField(help_text="The fused retrieval score (higher is better).")
     chunk_id = serializers.IntegerField(source="chunk.id")
     document_id = serializers.IntegerField(source="chunk.document_id")
-    document_title = serializers.CharField(source="chunk.document.title")
+    document_title = serializers.CharField(source="chunk.document.title", allow_blank=True)
     collection_id = serializers.IntegerField(source="chunk.collection_id")
-    section_path = serializers.CharField(source="chunk.section_path")
+    section_path = serializers.CharField(source="chunk.section_path", allow_blank=True)
     page_start = serializers.IntegerField(source="chunk.page_start", allow_null=True)
     page_end = serializers.IntegerField(source="chunk.page_end", allow_null=True)
-    text = serializers.CharField(source="chunk.text")
+    text = serializers.CharField(source="chunk.text", allow_blank=True)
+
+    def get_score(self, passage: object) -> float:
+        score = float(passage.score)
+        return round(score, 6) if math.isfinite(score) else 0.0
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -58,8 +65,21 @@ class SearchResponseSerializer(serializers.Serializer):
     timings = serializers.DictField(child=serializers.FloatField())
 
 
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: each parameter named with its messages."),
+    401: OpenApiResponse(ErrorSerializer, description="Credentials given but wrong."),
+    403: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    429: OpenApiResponse(ErrorSerializer, description="Over the request rate; see Retry-After."),
+}
+
+
 class SearchApi(APIView):
-    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResponseSerializer)
+    @extend_schema(parameters=[SearchQuerySerializer], responses={200: SearchResponseSerializer, **ERRORS},
+                   summary="Passages for a query, from the sets the caller may read (no model)")
     def get(self, request: Request) -> Response:
         query = SearchQuerySerializer(data=request.query_params, context={"user": request.user})
         query.is_valid(raise_exception=True)
