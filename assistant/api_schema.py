@@ -3,9 +3,9 @@
 The views (api.py, clinical_api.py, policy_api.py, openai_api.py) build their replies from stored JSON (statements,
 citations, report sections, policies), which spectacular cannot see into, so the shapes are declared here as
 response-only serializers and attached to the views by view extensions: the views stay as they are, and the schema
-says what they answer. Served at /api/schema/ (YAML; ?format=json for JSON) with Swagger UI at /api/docs/ and Redoc
-at /api/redoc/, both from the sidecar package (no CDN). This module is imported by config/urls.py, which registers
-the extensions before any schema is generated.
+says what they answer (retrieval/api.py, the search API, declares its own). Served at /api/schema/ (YAML;
+?format=json for JSON) with Swagger UI at /api/docs/ and Redoc at /api/redoc/, both from the sidecar package (no
+CDN). This module is imported by config/urls.py, which registers the extensions before any schema is generated.
 """
 
 from __future__ import annotations
@@ -458,27 +458,6 @@ class ModelsApiSchema(OpenApiViewExtension):
             get=extend_schema(
                 tags=["openai"], operation_id="models_list", summary="The askable document sets, as models",
                 responses={200: ModelListSerializer, **_openai_errors(401, 403, 429)},
-            )
-        )
-        class Fixed(self.target_class):
-            pass
-
-        return Fixed
-
-
-class SearchApiSchema(OpenApiViewExtension):
-    """retrieval/api.py declares its query and passages; the errors every API shares are added here."""
-
-    target_class = "retrieval.api.SearchApi"
-
-    def view_replacement(self) -> type:
-        from retrieval.api import SearchQuerySerializer, SearchResponseSerializer
-
-        @extend_schema_view(
-            get=extend_schema(
-                tags=["search"], operation_id="search_retrieve", summary="Passages for a query, no model",
-                parameters=[SearchQuerySerializer],
-                responses={200: SearchResponseSerializer, **_errors(validation=True)},
             )
         )
         class Fixed(self.target_class):
