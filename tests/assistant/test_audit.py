@@ -8,13 +8,14 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from assistant.audit import audit_record
 from assistant.models import AuditEvent
 from ingestion.models import Collection, Document
-from retrieval.access import OPERATOR, ROLE_READ_ONLY
+from retrieval.access import OPERATOR, ROLE_READ_ONLY, collections_readable
 from tests.factories import ingest_bytes, user_create
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +150,18 @@ def test_the_log_is_for_admins_only() -> None:
     client.force_login(user_create("clerk"))
     assert client.get("/admin/assistant/auditevent/").status_code == 302  # not staff: sent to the admin sign-in
     assert client.get("/admin/assistant/auditevent/export/").status_code == 302
+
+
+def test_grant_command_grants_and_revokes_read_and_is_recorded() -> None:
+    collection = Collection.objects.create(name="wards")
+    nurse = user_create("nurse", roles=[ROLE_READ_ONLY], groups=["ward staff"])
+    assert not collections_readable(reader=nurse).exists()  # granted to no group: admins only
+
+    call_command("grant", collection="wards", group=["ward staff"], stdout=io.StringIO())
+    assert list(collections_readable(reader=nurse)) == [collection]
+    call_command("grant", collection="wards", group=["ward staff"], revoke=True, stdout=io.StringIO())
+    assert not collections_readable(reader=nurse).exists()
+
+    changes = AuditEvent.objects.filter(action=AuditEvent.Action.GRANT_CHANGE).order_by("id")
+    assert [(e.detail["granted"], e.detail["revoked"]) for e in changes] == [(["ward staff"], []), ([], ["ward staff"])]
+    assert {e.interface for e in changes} == {AuditEvent.Interface.COMMAND}
