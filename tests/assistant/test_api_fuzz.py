@@ -5,7 +5,8 @@ is called as alice with generated data, steered half the time towards real set n
 no response is a server error, every status, content type and body is the one the schema documents, and nothing of
 bob's (his records' ids and text, his set's passages) ever comes back. The model server is an unreachable port, so
 requests that would make the model write fail fast the way the services handle that (question and retrieval kept,
-the error returned); retrieval, validation, storage and serialization run for real. Bounded and derandomized.
+the error returned); retrieval, validation, storage and serialization run for real. Then data the schema forbids
+(schemathesis' negative mode): never a server error. Bounded and derandomized.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from django.core.cache import cache
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
 
 from assistant.models import Answer, ClinicalReport, PolicyMatchRecord
 from ingestion.models import Chunk
@@ -28,6 +31,7 @@ from tests.factories import ingest_bytes, user_create
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 25
+NEGATIVE_EXAMPLES_PER_OPERATION = 10
 ALICE_TEXT = """# Hypertension follow-up
 
 Adults with hypertension should have their blood pressure measured at every visit and treatment adjusted to reach
@@ -158,6 +162,19 @@ def _fuzz(operation, *, world: dict, called: dict[str, set[int]]) -> None:
         check(case)
 
     fuzz()
+
+    @hypothesis.settings(
+        max_examples=NEGATIVE_EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+        phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+    )
+    @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    def fuzz_invalid(case) -> None:
+        """Data the schema forbids: refused as the client's error, never a server error, nothing of bob's."""
+        response = case.call(headers=bearer(world["token"]))
+        case.validate_response(response, checks=[not_a_server_error])
+        assert response.status_code < 500 and BOB_SECRET not in response.text, (label, response.text[:500])
+
+    fuzz_invalid()
 
 
 def test_fuzzed_api_has_no_server_errors_conforms_to_its_schema_and_never_shows_another_users_data(
