@@ -14,14 +14,19 @@ class ChatMessageSerializer(serializers.Serializer):
 
     def validate_content(self, value: object) -> str:
         if value is None:
-            return ""
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list):
-            return "\n".join(
-                part.get("text", "") for part in value if isinstance(part, dict) and part.get("type") == "text"
-            )
-        raise serializers.ValidationError("Content must be a string or a list of content parts.")
+            text = ""
+        elif isinstance(value, str):
+            text = value
+        elif isinstance(value, list):
+            texts = [part.get("text", "") for part in value if isinstance(part, dict) and part.get("type") == "text"]
+            if not all(isinstance(part, str) for part in texts):
+                raise serializers.ValidationError("The `text` of a text part must be a string.")
+            text = "\n".join(texts)
+        else:
+            raise serializers.ValidationError("Content must be a string or a list of content parts.")
+        if "\x00" in text:  # as DRF's own text fields refuse it: PostgreSQL cannot store it (found by fuzzing)
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return text
 
 
 class ChatCompletionRequestSerializer(serializers.Serializer):

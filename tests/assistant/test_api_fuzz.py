@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
@@ -190,3 +191,25 @@ def test_fuzzed_api_has_no_server_errors_conforms_to_its_schema_and_never_shows_
     assert set(called) == {f"{o.method.upper()} {o.path}" for o in operations}
     assert all(statuses & {200, 201} for statuses in called.values()), called
     assert all(statuses - {200, 201} for label, statuses in called.items() if "{" in label or "POST" in label), called
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/chat/completions", {"model": "ward-a", "messages": [{"role": "user", "content": "blood\x00pressure"}]}),
+        ("/v1/chat/completions", {"model": "ward-a", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "blood\x00pressure"}]}]}),
+        ("/v1/chat/completions", {"model": "ward-a", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": 5}]}]}),
+        ("/api/answers/", {"question": "blood\x00pressure", "collections": ["ward-a"]}),
+        ("/api/clinical-reports/", {"complaint": "head\x00ache", "collections": ["ward-a"]}),
+        ("/api/policy-matches/", {"notes": "a\x00b", "collections": ["ward-a"]}),
+    ],
+)
+def test_text_the_database_cannot_store_is_refused_as_the_clients_error(two_users: dict, path: str,
+                                                                        body: dict) -> None:
+    """Found by fuzzing the chat endpoint: a NUL in a message reached PostgreSQL and answered 500."""
+    client = Client(headers=bearer(two_users["token"]))
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert not Answer.objects.filter(question__contains="blood").exists()
