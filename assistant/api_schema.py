@@ -52,6 +52,10 @@ class OpenAiErrorSerializer(serializers.Serializer):
     error = OpenAiErrorBodySerializer()
 
 
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429],
+    description="Seconds until the caller may ask again.",
+)
 VALIDATION_ERROR = OpenApiResponse(
     response=OpenApiTypes.OBJECT,
     description="Field errors: each field named with its messages (`non_field_errors` for the whole body).",
@@ -318,6 +322,7 @@ class AnswerCreateApiSchema(OpenApiViewExtension):
     def view_replacement(self) -> type:
         @extend_schema_view(
             post=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["answers"], operation_id="answers_create", summary="Ask a question of document sets",
                 request=AskSerializer,
                 responses={201: AnswerResponseSerializer, **_errors(validation=True)},
@@ -338,7 +343,7 @@ class AnswerDetailApiSchema(OpenApiViewExtension):
         @extend_schema_view(
             get=extend_schema(
                 tags=["answers"], operation_id="answers_retrieve", summary="Read one of one's answers",
-                parameters=[_id_parameter("answer_id", "answer")],
+                parameters=[_id_parameter("answer_id", "answer"), RETRY_AFTER],
                 responses={200: AnswerResponseSerializer, **_errors(not_found=True)},
             )
         )
@@ -354,10 +359,12 @@ class ClinicalReportListCreateApiSchema(OpenApiViewExtension):
     def view_replacement(self) -> type:
         @extend_schema_view(
             get=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["clinical"], operation_id="clinical_reports_list", summary="One's reports, newest first",
                 responses={200: ClinicalReportResponseSerializer(many=True), **_errors()},
             ),
             post=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["clinical"], operation_id="clinical_reports_create",
                 summary="A report from a complaint and patient facts",
                 request=ClinicalReportCreateSerializer,
@@ -377,7 +384,7 @@ class ClinicalReportDetailApiSchema(OpenApiViewExtension):
         @extend_schema_view(
             get=extend_schema(
                 tags=["clinical"], operation_id="clinical_reports_retrieve", summary="Read one of one's reports",
-                parameters=[_id_parameter("report_id", "report")],
+                parameters=[_id_parameter("report_id", "report"), RETRY_AFTER],
                 responses={200: ClinicalReportResponseSerializer, **_errors(not_found=True)},
             )
         )
@@ -393,10 +400,12 @@ class PolicyMatchListCreateApiSchema(OpenApiViewExtension):
     def view_replacement(self) -> type:
         @extend_schema_view(
             get=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["policies"], operation_id="policy_matches_list", summary="One's policy matches, newest first",
                 responses={200: PolicyMatchResponseSerializer(many=True), **_errors()},
             ),
             post=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["policies"], operation_id="policy_matches_create",
                 summary="Match a business profile against policy sets",
                 request=PolicyMatchCreateSerializer,
@@ -416,7 +425,7 @@ class PolicyMatchDetailApiSchema(OpenApiViewExtension):
         @extend_schema_view(
             get=extend_schema(
                 tags=["policies"], operation_id="policy_matches_retrieve", summary="Read one of one's matches",
-                parameters=[_id_parameter("match_id", "match")],
+                parameters=[_id_parameter("match_id", "match"), RETRY_AFTER],
                 responses={200: PolicyMatchResponseSerializer, **_errors(not_found=True)},
             )
         )
@@ -432,6 +441,7 @@ class ChatCompletionsApiSchema(OpenApiViewExtension):
     def view_replacement(self) -> type:
         @extend_schema_view(
             post=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["openai"], operation_id="chat_completions_create",
                 summary="OpenAI-compatible chat completion answered from document sets",
                 description="With `\"stream\": true` the reply is `text/event-stream`: `chat.completion.chunk` "
@@ -456,6 +466,7 @@ class ModelsApiSchema(OpenApiViewExtension):
     def view_replacement(self) -> type:
         @extend_schema_view(
             get=extend_schema(
+                parameters=[RETRY_AFTER],
                 tags=["openai"], operation_id="models_list", summary="The askable document sets, as models",
                 responses={200: ModelListSerializer, **_openai_errors(401, 403, 429)},
             )

@@ -70,6 +70,8 @@ def test_schema_describes_every_operation_with_its_bodies_and_errors() -> None:
         success = "201" if method == "post" and path.startswith("/api/") else "200"
         assert response_component in _refs(operation["responses"][success]), (path, method)
         assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+        if path != "/api/search/":  # retrieval/api.py declares its own
+            assert "Retry-After" in operation["responses"]["429"]["headers"], (path, method)
         if request_component:
             assert request_component in _refs(operation["requestBody"]), (path, method)
         if request_component or path == "/api/search/":

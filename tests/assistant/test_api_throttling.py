@@ -7,7 +7,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import response_headers_conformance
 
+from tests.assistant.openapi_client import CONFORMANCE_CHECKS, api_schema_fixture, bearer, wsgi_app_fixture  # noqa: F401 - fixtures
 from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +68,15 @@ def test_anonymous_callers_have_a_stricter_rate(rates: dict[str, str]) -> None:
     statuses = [anonymous.get("/api/schema/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert int(anonymous.get("/api/schema/")["Retry-After"]) > 0
+
+
+def test_a_throttled_reply_is_what_the_schema_documents(rates: dict[str, str], api_schema) -> None:
+    token = Token.objects.create(user=user_create("erin")).key
+    operation = api_schema["/api/clinical-reports/"]["GET"]
+    statuses = []
+    for _ in range(4):
+        case = operation.Case(headers=bearer(token))
+        response = case.call()
+        case.validate_response(response, checks=[*CONFORMANCE_CHECKS, response_headers_conformance])
+        statuses.append(response.status_code)
+    assert statuses == [200, 200, 200, 429]
