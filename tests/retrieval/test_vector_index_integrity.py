@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from ingestion.embedding import embedder_get
 from ingestion.index import chunk_vector_index, stored_chunk_vectors
@@ -202,3 +205,19 @@ def test_truncated_index_of_ingested_documents_is_rebuilt_from_the_database(
     assert sorted(index.ids().tolist()) == indexed  # every chunk once, nothing else
     ids, _ = stored_chunk_vectors(embedding_model=embedder.name, dimension=embedder.dimension)
     assert ids.tolist() == indexed
+
+
+@pytest.mark.django_db
+def test_index_check_command_finds_and_repairs_damage(tmp_path: Path) -> None:
+    document = ingest_file(path=sample_set_write(directory=tmp_path / "s")[0], collection="sample")
+    out = io.StringIO()
+    call_command("index_check", stdout=out)
+    assert "every file matches its checksum" in out.getvalue()
+
+    index = chunk_vector_index(embedder=embedder_get())
+    for segment in index.directory.glob("segment-*.faiss"):
+        flip_a_byte(segment)
+    with pytest.raises(CommandError, match="damaged and has been rebuilt"):
+        call_command("index_check", stdout=io.StringIO(), stderr=io.StringIO())
+    assert index.damaged_files() == [] and index.rebuilds == 1
+    assert sorted(index.ids().tolist()) == sorted(document.chunks.values_list("id", flat=True))
