@@ -195,6 +195,7 @@ class GenerationSlot:
         self.backend = backend or slot_backend()
         self.token = uuid.uuid4().hex
         self.held = False
+        self._joined = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -235,6 +236,7 @@ class GenerationSlot:
 
     def _poll(self, *, joined: bool) -> int:
         if not joined:
+            self._joined = True
             self.backend.join(token=self.token)
         return self.backend.poll(token=self.token, capacity=self.capacity)
 
@@ -248,6 +250,8 @@ class GenerationSlot:
     def release(self) -> None:
         self._stop.set()
         self.held = False
+        if not self._joined:
+            return  # never in line (no limit configured): nothing to give back
         try:
             self.backend.leave(token=self.token)
         except Exception:  # its lease lapses on its own
