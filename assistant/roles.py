@@ -1,6 +1,7 @@
 """The roles users are given, as groups with permissions; each page and API checks the permission it needs.
 
-admin: everything, reads every document set, reads the audit log. clinician: asks questions and uses the clinician
+admin: everything, reads every document set, reads the audit log, and (as staff) manages document sets, documents
+and grants in the Django admin. clinician: asks questions and uses the clinician
 portal. policy officer: asks questions and uses the policy form. read-only: asks questions only. What a user may
 read is separate (retrieval/access.py): the sets granted to their groups.
 """
@@ -21,6 +22,16 @@ from retrieval.access import ROLE_ADMIN, ROLE_CLINICIAN, ROLE_POLICY_OFFICER, RO
 PERMISSION_ASK: Final = "assistant.ask_questions"
 PERMISSION_CLINICAL: Final = "assistant.use_clinical_portal"
 PERMISSION_POLICY: Final = "assistant.use_policy_matching"
+
+# The admin role also manages documents in the Django admin: (app, model, actions).
+ADMIN_MODEL_PERMISSIONS: Final = [
+    ("ingestion", "collection", ["add", "change", "delete", "view"]),
+    ("ingestion", "document", ["add", "change", "delete", "view"]),
+    ("ingestion", "chunk", ["view"]),
+    ("assistant", "answer", ["view"]),
+    ("assistant", "clinicalreport", ["view"]),
+    ("assistant", "policymatchrecord", ["view"]),
+]
 
 ROLE_PERMISSIONS: Final = {
     ROLE_ADMIN: ["ask_questions", "use_clinical_portal", "use_policy_matching", "view_auditevent"],
@@ -49,6 +60,10 @@ def roles_ensure() -> dict[str, Group]:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.add(*(permissions[c] for c in codenames))
         groups[role] = group
+    for app_label, model, actions in ADMIN_MODEL_PERMISSIONS:
+        content_type = ContentType.objects.get_by_natural_key(app_label, model)
+        groups[ROLE_ADMIN].permissions.add(*Permission.objects.filter(
+            content_type=content_type, codename__in=[f"{action}_{model}" for action in actions]))
     return groups
 
 
@@ -61,6 +76,9 @@ def user_roles_set(*, user: AbstractBaseUser, roles: Iterable[str]) -> None:
         raise ValueError(f"Unknown roles: {sorted(unknown)}; roles are {sorted(groups)}.")
     user.groups.remove(*(g for name, g in groups.items() if name not in wanted))
     user.groups.add(*(groups[name] for name in wanted))
+    if ROLE_ADMIN in wanted and not user.is_staff:
+        user.is_staff = True  # the admin site is where an admin manages sets, documents, grants and the log
+        user.save(update_fields=["is_staff"])
 
 
 def collection_readers_grant(

@@ -15,7 +15,7 @@ from django.test import Client
 from assistant.audit import audit_record
 from assistant.models import AuditEvent
 from ingestion.models import Collection, Document
-from retrieval.access import OPERATOR, ROLE_READ_ONLY, collections_readable
+from retrieval.access import OPERATOR, ROLE_ADMIN, ROLE_READ_ONLY, collections_readable
 from tests.factories import ingest_bytes, user_create
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +165,18 @@ def test_grant_command_grants_and_revokes_read_and_is_recorded() -> None:
     changes = AuditEvent.objects.filter(action=AuditEvent.Action.GRANT_CHANGE).order_by("id")
     assert [(e.detail["granted"], e.detail["revoked"]) for e in changes] == [(["ward staff"], []), ([], ["ward staff"])]
     assert {e.interface for e in changes} == {AuditEvent.Interface.COMMAND}
+
+
+def test_the_admin_role_manages_sets_and_reads_the_log_without_being_superuser() -> None:
+    head = user_create("head", roles=[ROLE_ADMIN], groups=[])
+    assert head.is_staff and not head.is_superuser
+    client = Client()
+    client.force_login(head)
+    response = client.post("/admin/ingestion/collection/add/", {"name": "private set", "description": ""})
+    assert response.status_code == 302
+    private = Collection.objects.get(name="private set")
+    assert list(collections_readable(reader=head)) == [private]  # granted to no one, read by admins
+    log = client.get("/admin/assistant/auditevent/")
+    assert log.status_code == 200 and "private set" in log.content.decode()
+    assert client.post(f"/admin/assistant/auditevent/{AuditEvent.objects.get().id}/delete/",
+                       {"post": "yes"}).status_code == 403
