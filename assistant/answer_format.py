@@ -19,6 +19,10 @@ VERDICTS = ("yes", "no", "maybe")
 MAX_STATEMENTS = 8
 MAX_CITATIONS = 3
 
+# A statement made of verdict words only claims nothing: the small model sometimes lists "Yes", "No", "Maybe".
+VERDICT_WORD = re.compile(r"yes|no|maybe|是|否|可能", re.IGNORECASE)
+BARE_VERDICT = re.compile(rf"^\W*(?:(?:{VERDICT_WORD.pattern})\W*)+$", re.IGNORECASE)  # "Yes", "Yes/No/Maybe", "否。"
+BARE_VERDICT_MEANING = {"是": "yes", "否": "no", "可能": "maybe"}
 STATEMENTS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "maxItems": MAX_STATEMENTS,
@@ -163,6 +167,16 @@ def _verdict_from(value: Any) -> str:
     return value.strip().lower() if isinstance(value, str) and value.strip().lower() in VERDICTS else ""
 
 
+def _bare_verdict(statements: list[DraftStatement]) -> str:
+    """A verdict written as a statement ("Yes", "否") where the schema's verdict is missing, when they all agree; a
+    model that lists "Yes", "No", "Maybe" as statements has given none (the verdict completion then asks for it)."""
+    words = {
+        BARE_VERDICT_MEANING.get(word, word.lower())
+        for s in statements if BARE_VERDICT.match(s.text) for word in VERDICT_WORD.findall(s.text)
+    }
+    return words.pop() if len(words) == 1 else ""
+
+
 def prose_statements(text: str) -> list[DraftStatement]:
     """Sentences of a prose reply, each citing the passages its [n] markers name (no quotes)."""
     statements = []
@@ -183,7 +197,9 @@ def answer_parse(text: str, *, complete: bool = True) -> DraftAnswer:
         if isinstance(candidate, dict) and ("statements" in candidate or not complete):
             raw_statements = candidate.get("statements") or []
             statements = [s for s in (_statement_from(r) for r in raw_statements) if s is not None]
-            return DraftAnswer(statements, _verdict_from(candidate.get("verdict")), complete, "json")
+            claims = [s for s in statements if not BARE_VERDICT.match(s.text)]
+            verdict = _verdict_from(candidate.get("verdict")) or _bare_verdict(statements)
+            return DraftAnswer(claims, verdict, complete, "json")
         if not complete:
             return DraftAnswer([], "", False, "json")
     if NO_ANSWER_PROSE.search(text):

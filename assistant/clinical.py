@@ -21,7 +21,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from assistant.audit import clinical_report_audit
 from assistant.clinical_format import SECTIONS, DraftItem, clinical_response_format, report_parse
-from assistant.events import AnswerEvent
+from assistant.events import AnswerEvent, queued_event
 from assistant.llm.client import llm_endpoint
 from assistant.llm.generation import ReplyStats, reasoning_plan, reply_stream
 from assistant.models import AuditEvent, ClinicalReport
@@ -239,6 +239,9 @@ def clinical_report_stream(
                 endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
                 reasoning_budget=reasoning_budget, output_format=clinical_response_format(),
             ):
+                if delta.kind == "queued":
+                    yield queued_event(ahead=delta.ahead, language=language)
+                    continue
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)
                     yield AnswerEvent("reasoning", {"delta": delta.text})

@@ -25,7 +25,7 @@ from assistant.answer_format import (
     verdict_read,
 )
 from assistant.audit import answer_audit
-from assistant.events import AnswerEvent
+from assistant.events import AnswerEvent, queued_event
 from assistant.llm.client import LlmEndpoint, llm_endpoint
 from assistant.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
 from assistant.models import Answer, AuditEvent
@@ -133,6 +133,9 @@ def answer_stream(
                 endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
                 reasoning_budget=reasoning_budget, output_format=response_format(yes_no=yes_no),
             ):
+                if delta.kind == "queued":
+                    yield queued_event(ahead=delta.ahead, language=language)
+                    continue
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)
                     yield AnswerEvent("reasoning", {"delta": delta.text})

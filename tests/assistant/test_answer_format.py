@@ -98,3 +98,17 @@ def test_yes_no_questions_in_both_languages() -> None:
     assert not is_yes_no_question("What is the first-line antibiotic?")
     assert not is_yes_no_question("Which patients is this dose for?")
     assert not is_yes_no_question("高血压的诊断标准是什么？")
+
+
+def test_statements_that_are_only_verdict_words_claim_nothing() -> None:
+    """Seen with the local model: "Yes", "No", "Maybe" written as statements, each citing a passage."""
+    quote = {"passage": 1, "quote": "offer oral amoxicillin"}
+    echoed = json.dumps({"statements": [{"text": t, "citations": [quote]} for t in ("Yes", "No", "Yes/No/Maybe")]})
+    assert answer_parse(echoed).statements == [] and answer_parse(echoed).verdict == ""  # no claim, no verdict
+    inline = json.dumps({"statements": [{"text": "是。", "citations": [quote]},
+                                        {"text": "成人应口服阿莫西林治疗。", "citations": [quote]}]})
+    draft = answer_parse(inline)
+    assert [s.text for s in draft.statements] == ["成人应口服阿莫西林治疗。"] and draft.verdict == "yes"
+    # "No" inside a real statement is a word of it, and the schema's own verdict wins.
+    stated = json.dumps({"statements": [{"text": "No dose change is needed", "citations": [quote]}], "verdict": "no"})
+    assert [s.text for s in answer_parse(stated).statements] == ["No dose change is needed"]
