@@ -4,7 +4,7 @@ the same complaint measured in the same run (the baseline).
     .venv/bin/python bench/portal_timings.py [--runs N] [--keep]
 
 Ingests, into a fresh temporary SQLite data directory, the NGC guideline summaries on low back pain and opioids with
-the cpgQA opioid-therapy passages (clinical set), and the 8 cn_laws regulations with the LeCoQA articles on
+the cpgQA opioid-therapy passages (clinical set), and the 7 cn_laws regulations with the LeCoQA articles on
 个体工商户 and small enterprises (policy set). Then, one at a time (unloaded), for each complaint (English and
 Chinese): a grounded answer to the complaint as a question (baseline), and a clinician report; for each business
 profile: a policy match over 3 candidate policies, their extractions one after another (baseline) and all at once
@@ -34,49 +34,38 @@ COMPLAINTS = [
     "Chronic low back pain for three years, on long-term opioid therapy (oxycodone 60 mg a day); asks about tapering",
     "慢性腰痛三年，长期服用阿片类药物（羟考酮每日60毫克），询问是否减量",
 ]
-TOPIC_WORDS = ("low back pain", "back pain", "opioid")
-CPGQA_WORDS = ("taper", "long-term opioid", "withdrawal", "morphine equivalent", "low back pain")
-LECOQA_WORDS = ("个体工商户", "小型微利", "小微企业", "中小企业")
 H100_MS_PER_TOKEN = 4.54
 
 
 def corpora_ingest() -> tuple[int, int, dict[str, float]]:
     """(clinical collection id, policy collection id, seconds per set)."""
-    from bench.datasets.cpgqa import cpgqa_evaluation_set
-    from bench.datasets.lecoqa import lecoqa_evaluation_set
-    from bench.datasets.ngc import SHARED_DATA, ngc_guidelines, ngc_markdown
+    from bench.datasets.ngc import ngc_markdown
+    from bench.datasets.portal import (
+        SourceDocument,
+        cn_laws_documents,
+        cpgqa_opioid_passages,
+        lecoqa_small_business_articles,
+        ngc_back_pain_and_opioid_guidelines,
+    )
     from ingestion.services import collection_get_or_create, document_ingest, document_register
 
-    def add(collection, *, name: str, content: bytes, external_id: str, title: str = "") -> None:
-        registration = document_register(collection=collection, file_name=name, content=content,
-                                         external_id=external_id, title=title)
-        document_ingest(document_id=registration.document.id)
-
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    clinical = collection_get_or_create(name="guidelines (NGC + cpgQA)")
-    for guideline in ngc_guidelines():
-        if any(word in guideline.title.lower() for word in TOPIC_WORDS):
-            add(clinical, name=f"{guideline.doc_id}.md", content=ngc_markdown(guideline=guideline).encode(),
-                external_id=guideline.doc_id)
-    corpus, _ = cpgqa_evaluation_set()
-    for passage in [p for p in corpus if any(w in p["text"].lower() for w in CPGQA_WORDS)][:30]:
-        add(clinical, name=f"{passage['id']}.txt", content=passage["text"].encode(), external_id=passage["id"],
-            title=passage["title"])
-    seconds["clinical_ingest_s"] = round(time.perf_counter() - started, 1)
+    def ingest(name: str, documents: list[SourceDocument]) -> int:
+        collection = collection_get_or_create(name=name)
+        for source in documents:
+            registration = document_register(collection=collection, file_name=source.name, content=source.content,
+                                             external_id=source.external_id, title=source.title)
+            document_ingest(document_id=registration.document.id)
+        return collection.id
 
     started = time.perf_counter()
-    policies = collection_get_or_create(name="regulations (cn_laws + LeCoQA)")
-    folder = SHARED_DATA / "cn_laws"
-    for entry in json.loads((folder / "manifest.json").read_text(encoding="utf-8")):
-        add(policies, name=f"{entry['key']}.txt", content=(folder / f"{entry['key']}.txt").read_bytes(),
-            external_id=entry["key"], title=entry["title"])
-    articles, _ = lecoqa_evaluation_set()
-    for article in [a for a in articles if any(word in a["text"] for word in LECOQA_WORDS)]:
-        add(policies, name=f"{article['id']}.txt", content=article["text"].encode(), external_id=article["id"],
-            title=article["title"])
+    summaries = [SourceDocument(f"{g.doc_id}.md", ngc_markdown(guideline=g).encode(), g.doc_id)
+                 for g in ngc_back_pain_and_opioid_guidelines()]
+    clinical_id = ingest("guidelines (NGC + cpgQA)", summaries + cpgqa_opioid_passages(limit=30))
+    seconds = {"clinical_ingest_s": round(time.perf_counter() - started, 1)}
+    started = time.perf_counter()
+    policy_id = ingest("regulations (cn_laws + LeCoQA)", cn_laws_documents() + lecoqa_small_business_articles())
     seconds["policy_ingest_s"] = round(time.perf_counter() - started, 1)
-    return clinical.id, policies.id, seconds
+    return clinical_id, policy_id, seconds
 
 
 def answer_run(*, question: str, collection_id: int) -> dict:

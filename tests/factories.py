@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 
 from assistant.roles import collection_readers_grant, user_roles_set
+from bench.datasets.portal import SourceDocument
 from ingestion.models import Collection, Document
 from ingestion.services import collection_get_or_create, document_register
 from ingestion.tasks import document_ingest_task
@@ -65,3 +66,13 @@ def ingest_bytes(
     document_ingest_task.delay(registration.document.id)  # in-process: tests run without a broker by default
     registration.document.refresh_from_db()
     return registration.document
+
+
+def ingest_documents(*, documents: Iterable[SourceDocument], collection: str | Collection) -> Collection:
+    """Real documents (bench/datasets/portal.py) through real ingestion into one set, each checked indexed."""
+    target = collection if isinstance(collection, Collection) else collection_get_or_create(name=collection)
+    for source in documents:
+        document = ingest_bytes(name=source.name, content=source.content, collection=target,
+                                external_id=source.external_id, title=source.title)
+        assert document.status == Document.Status.INDEXED, document.failure_reason
+    return target

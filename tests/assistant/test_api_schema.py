@@ -4,13 +4,12 @@ the docs pages served without a CDN; stored answers, reports and matches read ba
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 from rest_framework.authtoken.models import Token
 
 from assistant.answer_format import CitedQuote, DraftStatement
@@ -107,27 +106,20 @@ def test_docs_pages_load_their_assets_from_this_server(page: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_docs_pages_render_under_the_content_security_policy(live_server) -> None:
+def test_docs_pages_render_under_the_content_security_policy(live_server, browser: Browser) -> None:
     """In Chromium: both pages draw every operation from the schema, and the CSP refuses nothing they load."""
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            for path, operation in [("/api/docs/", ".opblock-summary"), ("/api/redoc/", "text=Ask a question")]:
-                page = browser.new_page()
-                refused: list[str] = []
-                page.on("console", lambda message, refused=refused: refused.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                page.goto(f"{live_server.url}{path}")
-                page.wait_for_selector(operation, state="attached", timeout=30_000)
-                assert page.get_by_text("Ask a question of document sets").count() >= 1, path
-                # Redoc's bundle shows its vendor's logo from their CDN; the CSP keeping that out is the point.
-                refused = [text for text in refused if "cdn.redoc.ly/redoc/logo-mini.svg" not in text]
-                assert not refused, (path, refused)
-                page.close()
-        finally:
-            browser.close()
+    for path, operation in [("/api/docs/", ".opblock-summary"), ("/api/redoc/", "text=Ask a question")]:
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda message, refused=refused: refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector(operation, state="attached", timeout=30_000)
+        assert page.get_by_text("Ask a question of document sets").count() >= 1, path
+        # Redoc's bundle shows its vendor's logo from their CDN; the CSP keeping that out is the point.
+        refused = [text for text in refused if "cdn.redoc.ly/redoc/logo-mini.svg" not in text]
+        assert not refused, (path, refused)
+        page.close()
 
 
 @pytest.fixture

@@ -92,8 +92,9 @@ def test_events_cannot_be_changed_or_deleted_through_the_admin(admin_client: Cli
     assert event.question == "Who may read this?"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
 def test_the_database_refuses_updates_and_deletes_of_events() -> None:
+    # The tests run on PostgreSQL (config/settings_test.py); anywhere else this must fail, not pass unchecked.
+    assert connection.vendor == "postgresql", "the append-only trigger is PostgreSQL's: run the tests on PostgreSQL"
     event = audit_record(interface=AuditEvent.Interface.COMMAND, action=AuditEvent.Action.QUESTION, user=OPERATOR,
                          question="original")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():

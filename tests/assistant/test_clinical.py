@@ -18,15 +18,14 @@ from assistant.clinical import (
 )
 from assistant.clinical_format import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.models import ClinicalReport
-from bench.datasets.cpgqa import DEFAULT_SOURCE, cpgqa_evaluation_set
-from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_or_create
+from bench.datasets.cpgqa import DEFAULT_SOURCE
+from bench.datasets.portal import cpgqa_opioid_passages
+from ingestion.models import Chunk, Collection
 from retrieval.access import OPERATOR
-from tests.factories import ingest_bytes, user_create
+from tests.factories import ingest_documents, user_create
 
 pytestmark = pytest.mark.django_db
 THRESHOLD = 0.40
-RELEVANT_WORDS = ("taper", "long-term opioid", "withdrawal", "morphine equivalent", "low back pain")
 TIMING_KEYS = {"retrieval_ms", "ttft_ms", "first_item_ms", "reasoning_tokens", "answer_tokens", "total_ms"}
 
 
@@ -34,15 +33,9 @@ TIMING_KEYS = {"retrieval_ms", "ttft_ms", "first_item_ms", "reasoning_tokens", "
 def opioid_collection(shared_data) -> Collection:
     """A few dozen real guideline passages on long-term opioid therapy and tapering, through real ingestion."""
     assert DEFAULT_SOURCE.is_file()
-    corpus, _ = cpgqa_evaluation_set()
-    relevant = [p for p in corpus if any(word in p["text"].lower() for word in RELEVANT_WORDS)][:30]
-    assert len(relevant) >= 20
-    collection = collection_get_or_create(name="opioids")
-    for passage in relevant:
-        document = ingest_bytes(name=f"{passage['id']}.txt", content=passage["text"].encode(), collection=collection,
-                                external_id=passage["id"], title=passage["title"])
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    return collection
+    passages = cpgqa_opioid_passages(limit=30)
+    assert len(passages) >= 20
+    return ingest_documents(documents=passages, collection="opioids")
 
 
 def canonical(item: dict) -> str:

@@ -9,59 +9,27 @@ citation opens its passage with exactly the quoted words marked, and nothing uns
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from assistant.clinical_format import SECTIONS
 from assistant.models import ClinicalReport
-from bench.datasets.cpgqa import cpgqa_evaluation_set
+from bench.datasets.portal import cpgqa_opioid_passages
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_or_create
-from tests.factories import collection_grant, ingest_bytes, user_create
+from tests.factories import collection_grant, ingest_documents, user_create
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "a-long-test-password"
-RELEVANT_WORDS = ("taper", "long-term opioid", "withdrawal", "morphine equivalent", "low back pain")
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def opioid_collection(shared_data) -> Collection:
     """Real guideline passages on long-term opioid therapy and tapering, through real ingestion."""
-    corpus, _ = cpgqa_evaluation_set()
-    relevant = [p for p in corpus if any(word in p["text"].lower() for word in RELEVANT_WORDS)][:20]
-    collection = collection_get_or_create(name="opioid guideline")
-    for passage in relevant:
-        document = ingest_bytes(
-            name=f"{passage['id']}.txt",
-            content=passage["text"].encode(),
-            collection=collection,
-            external_id=passage["id"],
-            title=passage["title"],
-        )
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    return collection
+    return ingest_documents(documents=cpgqa_opioid_passages(limit=20), collection="opioid guideline")
 
 
 def _sign_in(page: Page, base_url: str, username: str) -> None:

@@ -19,9 +19,9 @@ from assistant.clinical_export import DISCLAIMER_EN, DISCLAIMER_ZH
 from assistant.clinical_format import SECTIONS, DraftItem
 from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import cpgqa_evaluation_set
+from bench.datasets.portal import cpgqa_opioid_passages
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_or_create
-from tests.factories import collection_grant, ingest_bytes, user_create
+from tests.factories import collection_grant, ingest_documents, user_create
 
 pytestmark = pytest.mark.django_db
 THRESHOLD = 0.40
@@ -368,25 +368,12 @@ def test_api_lists_and_reads_the_user_s_reports(taper_chunks) -> None:
     assert detail["recommendation_count"] == 2 and listed[0]["recommendation_count"] == 0
 
 
-RELEVANT_WORDS = ("taper", "long-term opioid", "withdrawal", "morphine equivalent", "low back pain")
 
 
 @pytest.fixture
 def opioid_collection(shared_data) -> Collection:
     """Real cpgQA passages on long-term opioid therapy and tapering, through real ingestion (embedded, indexed)."""
-    corpus, _ = cpgqa_evaluation_set()
-    relevant = [p for p in corpus if any(word in p["text"].lower() for word in RELEVANT_WORDS)][:20]
-    collection = collection_get_or_create(name="opioids")
-    for passage in relevant:
-        document = ingest_bytes(
-            name=f"{passage['id']}.txt",
-            content=passage["text"].encode(),
-            collection=collection,
-            external_id=passage["id"],
-            title=passage["title"],
-        )
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    return collection
+    return ingest_documents(documents=cpgqa_opioid_passages(limit=20), collection="opioids")
 
 
 def test_api_creates_a_grounded_report_with_the_local_model(local_llm: str, opioid_collection: Collection) -> None:

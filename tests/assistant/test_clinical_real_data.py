@@ -20,18 +20,15 @@ from assistant.clinical import (
 )
 from assistant.models import ClinicalReport
 from assistant.support import term_coverage
-from bench.datasets.cpgqa import cpgqa_evaluation_set
-from bench.datasets.ngc import ngc_guidelines, ngc_markdown
-from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_or_create
+from bench.datasets.ngc import ngc_markdown
+from bench.datasets.portal import SourceDocument, cpgqa_opioid_passages, ngc_back_pain_and_opioid_guidelines
+from ingestion.models import Chunk, Collection
 from retrieval.access import OPERATOR
 from retrieval.diversity import passages_diversified, source_key
 from retrieval.services import passages_retrieve
-from tests.factories import ingest_bytes
+from tests.factories import ingest_documents
 
 pytestmark = pytest.mark.django_db
-TOPIC_WORDS = ("low back pain", "back pain", "opioid")
-CPGQA_WORDS = ("taper", "long-term opioid", "withdrawal", "morphine equivalent", "low back pain")
 ENGLISH = ("Chronic low back pain for three years, on long-term opioid therapy (oxycodone 60 mg a day); "
            "asks about tapering")
 CHINESE = "慢性腰痛三年，长期服用阿片类药物（羟考酮每日60毫克），询问是否减量"
@@ -39,19 +36,11 @@ CHINESE = "慢性腰痛三年，长期服用阿片类药物（羟考酮每日60�
 
 @pytest.fixture
 def guidelines(shared_data) -> Collection:
-    collection = collection_get_or_create(name="guidelines")
-    ngc = [g for g in ngc_guidelines() if any(word in g.title.lower() for word in TOPIC_WORDS)]
+    ngc = ngc_back_pain_and_opioid_guidelines()
     assert len(ngc) >= 10
-    for guideline in ngc:
-        document = ingest_bytes(name=f"{guideline.doc_id}.md", content=ngc_markdown(guideline=guideline).encode(),
-                                collection=collection, external_id=guideline.doc_id)
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    corpus, _ = cpgqa_evaluation_set()
-    for passage in [p for p in corpus if any(w in p["text"].lower() for w in CPGQA_WORDS)][:30]:
-        document = ingest_bytes(name=f"{passage['id']}.txt", content=passage["text"].encode(), collection=collection,
-                                external_id=passage["id"], title=passage["title"])
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    return collection
+    summaries = [SourceDocument(f"{g.doc_id}.md", ngc_markdown(guideline=g).encode(), g.doc_id) for g in ngc]
+    ingest_documents(documents=summaries, collection="guidelines")
+    return ingest_documents(documents=cpgqa_opioid_passages(limit=30), collection="guidelines")
 
 
 def diversified(query: str, collection: Collection) -> list:

@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http.multipartparser import MultiPartParser
 from django.test import Client, RequestFactory
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from assistant.security import OversizeUpload, UploadLimitHandler
 from ingestion.models import Document
@@ -269,26 +269,20 @@ def test_the_upload_handler_keeps_only_name_size_and_digest_of_an_oversize_file(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pages_run_their_scripts_under_the_content_security_policy(live_server) -> None:
+def test_pages_run_their_scripts_under_the_content_security_policy(live_server, browser: Browser) -> None:
     """In Chromium, signed in: the CSP refuses nothing the pages load or run (their inline scripts are allowed)."""
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
     client = Client()
     client.force_login(user_create("root", superuser=True))
     session = client.cookies["sessionid"].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            context = browser.new_context()
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-            for path in ["/", "/clinical/", "/policies/", "/admin/", "/accounts/login/"]:
-                page = context.new_page()
-                refused: list[str] = []
-                page.on("console", lambda message, refused=refused: refused.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                response = page.goto(f"{live_server.url}{path}", wait_until="load")
-                assert response.status == 200 and "frame-ancestors" in response.headers["content-security-policy"], path
-                assert not refused, (path, refused)
-                page.close()
-        finally:
-            browser.close()
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+    for path in ["/", "/clinical/", "/policies/", "/admin/", "/accounts/login/"]:
+        page = context.new_page()
+        refused: list[str] = []
+        page.on("console", lambda message, refused=refused: refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        response = page.goto(f"{live_server.url}{path}", wait_until="load")
+        assert response.status == 200 and "frame-ancestors" in response.headers["content-security-policy"], path
+        assert not refused, (path, refused)
+        page.close()
+    context.close()

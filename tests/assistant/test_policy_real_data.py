@@ -1,4 +1,4 @@
-"""Policy matching over real regulations: the 8 cn_laws documents and the LeCoQA statute articles on 个体工商户 and
+"""Policy matching over real regulations: the 7 cn_laws documents and the LeCoQA statute articles on 个体工商户 and
 small enterprises, for a 个体工商户 and a small data-services enterprise.
 
 What must hold is that a condition shown to the business is cited from a clause that states a condition on the
@@ -8,7 +8,6 @@ and a run with the local model is checked to keep only such clauses, each quoted
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from pathlib import Path
@@ -17,12 +16,11 @@ import pytest
 
 from assistant.policy_matching import applicant_condition_missing, clause_label, clause_query, policies_match
 from assistant.policy_profile import BusinessProfile
-from bench.datasets.lecoqa import lecoqa_evaluation_set
+from bench.datasets.portal import cn_laws_documents, lecoqa_small_business_articles
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_or_create
 from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
-from tests.factories import ingest_bytes
+from tests.factories import ingest_documents
 
 TODAY = date(2026, 11, 30)
 SOLE_TRADER = BusinessProfile(
@@ -35,7 +33,6 @@ DATA_SME = BusinessProfile(
     founded=date(2019, 5, 1), employees=80, annual_revenue=30_000_000, rd_ratio=0.06, certificates=["高新技术企业"],
     notes="希望成为公共数据资源授权运营机构，开展数据加工和数据产品服务",
 )
-LECOQA_WORDS = ("个体工商户", "小型微利", "小微企业", "中小企业")
 ELIGIBILITY = "运营机构应具备数据资源加工、运营所需的管理和技术服务能力"
 
 
@@ -70,20 +67,10 @@ def test_clauses_of_real_regulations_are_told_apart(shared_data: Path) -> None:
 
 @pytest.fixture
 def regulations(shared_data: Path) -> Collection:
-    collection = collection_get_or_create(name="regulations")
-    folder = shared_data / "cn_laws"
-    for entry in json.loads((folder / "manifest.json").read_text(encoding="utf-8")):
-        document = ingest_bytes(name=f"{entry['key']}.txt", content=(folder / f"{entry['key']}.txt").read_bytes(),
-                                collection=collection, external_id=entry["key"], title=entry["title"])
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    corpus, _ = lecoqa_evaluation_set()
-    articles = [a for a in corpus if any(word in a["text"] for word in LECOQA_WORDS)]
+    ingest_documents(documents=cn_laws_documents(), collection="regulations")
+    articles = lecoqa_small_business_articles()
     assert len(articles) >= 5
-    for article in articles:
-        document = ingest_bytes(name=f"{article['id']}.txt", content=article["text"].encode(), collection=collection,
-                                external_id=article["id"], title=article["title"])
-        assert document.status == Document.Status.INDEXED, document.failure_reason
-    return collection
+    return ingest_documents(documents=articles, collection="regulations")
 
 
 @pytest.mark.django_db

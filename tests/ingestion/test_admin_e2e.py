@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from config.celery import app as celery_app
 from ingestion.models import Collection, Document
@@ -25,13 +25,6 @@ from tests.ingestion.test_parsing import build_pdf
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in this thread
 CHROMIUM = "/usr/bin/chromium"
 
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def celery_app_reconnect() -> None:
