@@ -3,7 +3,7 @@
 The views (api.py, clinical_api.py, policy_api.py, openai_api.py) build their replies from stored JSON (statements,
 citations, report sections, policies), which spectacular cannot see into, so the shapes are declared here as
 response-only serializers and attached to the views by view extensions: the views stay as they are, and the schema
-says what they answer (retrieval/api.py, the search API, declares its own). Served at /api/schema/ (YAML;
+says what they answer (retrieval/apis.py, the search API, declares its own). Served at /api/schema/ (YAML;
 ?format=json for JSON) with Swagger UI at /api/docs/ and Redoc at /api/redoc/, both from the sidecar package (no
 CDN). This module is imported by config/urls.py, which registers the extensions before any schema is generated.
 """
@@ -22,10 +22,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from assistant.clinical_api import ClinicalReportCreateSerializer
-from assistant.openai_serializers import ChatCompletionRequestSerializer
-from assistant.policy_serializers import PolicyMatchCreateSerializer
-from assistant.serializers import AnswerSerializer, AskSerializer
+from assistant.answers.serializers import AnswerSerializer, AskSerializer
+from assistant.clinical.apis import ClinicalReportCreateSerializer
+from assistant.openai.serializers import ChatCompletionRequestSerializer
+from assistant.policies.serializers import PolicyMatchCreateSerializer
 
 MAX_ID = 2**63 - 1  # ids are 64-bit
 
@@ -317,7 +317,7 @@ def _id_parameter(name: str, what: str) -> OpenApiParameter:
 
 
 class AnswerCreateApiSchema(OpenApiViewExtension):
-    target_class = "assistant.api.AnswerCreateApi"
+    target_class = "assistant.answers.apis.AnswerCreateApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -337,7 +337,7 @@ class AnswerCreateApiSchema(OpenApiViewExtension):
 
 
 class AnswerDetailApiSchema(OpenApiViewExtension):
-    target_class = "assistant.api.AnswerDetailApi"
+    target_class = "assistant.answers.apis.AnswerDetailApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -354,7 +354,7 @@ class AnswerDetailApiSchema(OpenApiViewExtension):
 
 
 class ClinicalReportListCreateApiSchema(OpenApiViewExtension):
-    target_class = "assistant.clinical_api.ClinicalReportListCreateApi"
+    target_class = "assistant.clinical.apis.ClinicalReportListCreateApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -378,7 +378,7 @@ class ClinicalReportListCreateApiSchema(OpenApiViewExtension):
 
 
 class ClinicalReportDetailApiSchema(OpenApiViewExtension):
-    target_class = "assistant.clinical_api.ClinicalReportDetailApi"
+    target_class = "assistant.clinical.apis.ClinicalReportDetailApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -395,7 +395,7 @@ class ClinicalReportDetailApiSchema(OpenApiViewExtension):
 
 
 class PolicyMatchListCreateApiSchema(OpenApiViewExtension):
-    target_class = "assistant.policy_api.PolicyMatchListCreateApi"
+    target_class = "assistant.policies.apis.PolicyMatchListCreateApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -419,7 +419,7 @@ class PolicyMatchListCreateApiSchema(OpenApiViewExtension):
 
 
 class PolicyMatchDetailApiSchema(OpenApiViewExtension):
-    target_class = "assistant.policy_api.PolicyMatchDetailApi"
+    target_class = "assistant.policies.apis.PolicyMatchDetailApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -436,7 +436,7 @@ class PolicyMatchDetailApiSchema(OpenApiViewExtension):
 
 
 class ChatCompletionsApiSchema(OpenApiViewExtension):
-    target_class = "assistant.openai_api.ChatCompletionsApi"
+    target_class = "assistant.openai.apis.ChatCompletionsApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -461,7 +461,7 @@ class ChatCompletionsApiSchema(OpenApiViewExtension):
 
 
 class ModelsApiSchema(OpenApiViewExtension):
-    target_class = "assistant.openai_api.ModelsApi"
+    target_class = "assistant.openai.apis.ModelsApi"
 
     def view_replacement(self) -> type:
         @extend_schema_view(
@@ -478,7 +478,7 @@ class ModelsApiSchema(OpenApiViewExtension):
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "assistant.authentication.BearerTokenAuthentication"
+    target_class = "assistant.accounts.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
     priority = 1  # over spectacular's own TokenAuthentication scheme, which this class extends
 

@@ -37,7 +37,7 @@ class Answer(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # What the roles grant (assistant/roles.py): each page and API checks the one it needs.
+        # What the roles grant (assistant/accounts/roles.py): each page and API checks the one it needs.
         permissions = [
             ("ask_questions", "Can ask questions of the document sets they may read"),
             ("use_clinical_portal", "Can use the clinician portal"),

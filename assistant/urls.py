@@ -1,6 +1,9 @@
 from django.urls import path
 
-from assistant import api, clinical_urls, policy_urls, views
+from assistant.answers import apis as api
+from assistant.answers import views
+from assistant.clinical import urls as clinical_urls
+from assistant.policies import urls as policy_urls
 
 app_name = "assistant"
 

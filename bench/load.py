@@ -16,7 +16,7 @@ baseline of the ratios.
 LLM part (--llm; LLM_BASE_URL must name a running server, e.g. `manage.py serve_llm`): N streamed completions at
 once straight to the server (64 tokens each), per level: requests per second, tokens per second, time to first token
 and total time, against one at a time. Then the app's answer to saturation: 3x LLM_MAX_CONCURRENT replies at once
-through assistant.llm.generation.reply_stream with a small LLM_MAX_CONCURRENT: how many were queued, the places in
+through grounding.llm.generation.reply_stream with a small LLM_MAX_CONCURRENT: how many were queued, the places in
 line they were told, how long they waited, and that none timed out.
 
 Prints one table per part and one JSON line with every figure.
@@ -90,8 +90,8 @@ def data_prepare(*, data_dir: Path, database_url: str) -> Fixture:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
+    from assistant.demo.sample_set import sample_set_write
     from ingestion.models import Chunk, Collection
-    from ingestion.sample_set import sample_set_write
     from tests.factories import ingest_file
 
     call_command("migrate", verbosity=0)
@@ -317,7 +317,7 @@ def answers_level(*, concurrency: int, collection_ids: list[int]) -> dict:
     from django.conf import settings
     from django.db import connections
 
-    from assistant.services import question_answer
+    from assistant.answers.services import question_answer
     from retrieval.access import OPERATOR
 
     settings.LLM_MAX_CONCURRENT = 0
@@ -360,8 +360,8 @@ def saturation_run(*, capacity: int, replies: int) -> dict:
     from django.conf import settings
     from langchain_core.messages import HumanMessage
 
-    from assistant.llm.client import llm_endpoint
-    from assistant.llm.generation import ReplyStats, reply_stream
+    from assistant.grounding.llm.client import llm_endpoint
+    from assistant.grounding.llm.generation import ReplyStats, reply_stream
 
     settings.LLM_MAX_CONCURRENT, settings.LLM_MAX_TOKENS = capacity, 64
     endpoint = llm_endpoint()

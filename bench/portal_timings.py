@@ -69,8 +69,8 @@ def corpora_ingest() -> tuple[int, int, dict[str, float]]:
 
 
 def answer_run(*, question: str, collection_id: int) -> dict:
+    from assistant.answers.services import answer_stream
     from assistant.models import Answer
-    from assistant.services import answer_stream
     from retrieval.access import OPERATOR
 
     for event in answer_stream(user=OPERATOR, question=question, collection_ids=[collection_id]):
@@ -81,7 +81,7 @@ def answer_run(*, question: str, collection_id: int) -> dict:
 
 
 def report_run(*, complaint: str, collection_id: int) -> dict:
-    from assistant.clinical import clinical_report_stream
+    from assistant.clinical.services import clinical_report_stream
     from retrieval.access import OPERATOR
 
     items = supported = 0
@@ -98,7 +98,7 @@ def report_run(*, complaint: str, collection_id: int) -> dict:
 def policy_run(*, profile, collection_id: int) -> dict:
     from django.conf import settings
 
-    from assistant.policy_matching import policies_match_stream
+    from assistant.policies.services import policies_match_stream
     from retrieval.access import OPERATOR
 
     first_policy_ms = None
@@ -176,8 +176,8 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="yiju-portal-bench-"))
     try:
         django_setup(data_dir=data_dir, batch_size=None)
-        from assistant.llm.client import llm_endpoint
-        from assistant.policy_profile import BusinessProfile
+        from assistant.grounding.llm.client import llm_endpoint
+        from assistant.policies.profile import BusinessProfile
 
         clinical_id, policy_id, ingest_seconds = corpora_ingest()
         endpoint = llm_endpoint()  # started (or reached) before anything is timed

@@ -178,7 +178,7 @@ def flat_run(
     """The exact index the project had (IndexIDMap2 over IndexFlatIP): its rows, and the ground truth."""
     import faiss
 
-    from retrieval.vector_index import index_tuning_from_settings
+    from vectorstore.segments import index_tuning_from_settings
 
     started = time.perf_counter()
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
@@ -213,7 +213,7 @@ def run_size(
 ) -> list[Row]:
     import faiss
 
-    from retrieval.vector_index import VectorIndex, index_tuning_from_settings
+    from vectorstore.segments import VectorIndex, index_tuning_from_settings
 
     vectors = grown(base=base, size=size, noise=noise)
     ids = np.arange(1, size + 1, dtype=np.int64)  # chunk primary keys start at 1
@@ -331,7 +331,7 @@ def main() -> None:
     django.setup()
 
     from ingestion.embedding import embedder_get
-    from retrieval.vector_index import index_tuning_from_settings
+    from vectorstore.segments import index_tuning_from_settings
 
     embedder = embedder_get()
     tuning = index_tuning_from_settings()

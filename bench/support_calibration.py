@@ -418,13 +418,13 @@ def term_overlap(statement: str, evidence: str) -> float:
 
 
 BASELINE = "term overlap (old)"
-SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")  # as assistant/verification.py splits passages
+SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")  # as grounding/verification.py splits
 
 
 def best_window_score(statement: str, evidence: str) -> float:
-    """support_score on the evidence's best sentence or pair of adjacent sentences: how assistant/verification.py
+    """support_score on the evidence's best sentence or pair of adjacent sentences: how grounding/verification.py
     scores a citation whose quote is not found (and, around a found quote, it scores the sentences it touches)."""
-    from assistant.support import support_score
+    from assistant.grounding.support import support_score
 
     sentences = [part for part in SENTENCE_END.split(evidence) if part.strip()] or [evidence]
     windows = sentences + [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
@@ -434,7 +434,7 @@ def best_window_score(statement: str, evidence: str) -> float:
 def scorers(*, embedding: bool = False) -> dict[str, Callable[[str, str], float]]:
     """The old score, the new one's parts added one at a time (the last is support_score), and with `embedding`
     a blend of the final score with the multilingual USE cosine of statement and evidence."""
-    from assistant import support
+    from assistant.grounding import support
 
     def with_numbers(statement: str, evidence: str) -> float:
         return 0.0 if support.numbers_missing(statement, evidence) else support.term_coverage(statement, evidence)

@@ -43,8 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "assistant.security.SecurityHeadersMiddleware",
-    "assistant.security.RequestSizeLimitMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    "config.security.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,16 +110,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
-        "assistant.authentication.BearerTokenAuthentication",
+        "assistant.accounts.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per user (anonymous callers per address, stricter); POSTs make the model write and have their own, lower
-    # rate. Over a rate: 429 with Retry-After (assistant/throttling.py). Rates are N/s, N/m, N/h or N/d.
+    # rate. Over a rate: 429 with Retry-After (assistant/accounts/throttling.py). Rates are N/s, N/m, N/h or N/d.
     "DEFAULT_THROTTLE_CLASSES": [
-        "assistant.throttling.AnonThrottle",
-        "assistant.throttling.UserThrottle",
-        "assistant.throttling.GenerationThrottle",
+        "assistant.accounts.throttling.AnonThrottle",
+        "assistant.accounts.throttling.UserThrottle",
+        "assistant.accounts.throttling.GenerationThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "30/min"),
@@ -146,7 +146,7 @@ if os.environ.get("CACHE_URL"):
     }
 
 # --- Hardening. Always: no framing, no MIME sniffing, same-origin referrers, a Content-Security-Policy
-# (assistant/security.py), cookies out of scripts' reach. DJANGO_HTTPS=1 (production, served over TLS): secure
+# (config/security.py), cookies out of scripts' reach. DJANGO_HTTPS=1 (production, served over TLS): secure
 # cookies, HSTS and redirects to HTTPS, and a DJANGO_SECRET_KEY must be set; DJANGO_TLS_PROXY=1 when a proxy
 # terminates TLS and sets X-Forwarded-Proto (it must overwrite a client's own). `manage.py check --deploy` passes
 # with both and DJANGO_ALLOWED_HOSTS (tests/assistant/test_hardening.py).
@@ -222,10 +222,10 @@ CHUNK_MAX_CHARS = int(os.environ.get("CHUNK_MAX_CHARS", "800"))
 CHUNK_OVERLAP_CHARS = int(os.environ.get("CHUNK_OVERLAP_CHARS", "100"))
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 # One request (all its files together) over this is refused with 413 before its body is read, or as soon as it
-# streams past it; a file past UPLOAD_MAX_BYTES stops being stored there (assistant/security.py).
+# streams past it; a file past UPLOAD_MAX_BYTES stops being stored there (config/security.py).
 UPLOAD_REQUEST_MAX_BYTES = int(os.environ.get("UPLOAD_REQUEST_MAX_BYTES", str(2 * 1024 * 1024 * 1024)))
 FILE_UPLOAD_HANDLERS = [
-    "assistant.security.UploadLimitHandler",
+    "config.security.UploadLimitHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -262,12 +262,12 @@ LOCAL_LLM_IN_USE = not LLM_BASE_URL or LLM_MODEL == LOCAL_LLM_MODEL
 # 0.6 is what DeepSeek-R1's authors recommend; the small local instruct model strays less when nearly greedy.
 LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.1" if LOCAL_LLM_IN_USE else "0.6"))
 LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
-# How the model reasons (assistant/llm/generation.py): "native" (DeepSeek-R1; vLLM --reasoning-parser deepseek_r1),
+# How the model reasons (grounding/llm/generation.py): "native" (DeepSeek-R1; vLLM --reasoning-parser deepseek_r1),
 # "prompted" (asked to think first, for models without a reasoning mode) or "off"; "auto": prompted for the local
 # model, native for any other.
 LLM_REASONING = os.environ.get("LLM_REASONING", "auto")
 # Most reasoning tokens per answer, so latency targets can be met (0: prompted reasoning off); unset: 96 for the
-# local model (about 5 s here), 400 for R1 (about 1.8 s on an H100: see assistant/llm/generation.py).
+# local model (about 5 s here), 400 for R1 (about 1.8 s on an H100: see assistant/grounding/llm/generation.py).
 LLM_REASONING_BUDGET = int(os.environ["LLM_REASONING_BUDGET"]) if os.environ.get("LLM_REASONING_BUDGET") else None
 # Pass the budget to vLLM as `thinking_token_budget` (needs the server started with --reasoning-config).
 LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") == "1"
@@ -275,13 +275,13 @@ LLM_SERVER_THINKING_BUDGET = os.environ.get("LLM_SERVER_THINKING_BUDGET", "") ==
 LLM_GUIDED_JSON = os.environ.get("LLM_GUIDED_JSON", "1") == "1"
 # Statements no passage supports: "mark" keeps them in the answer, flagged; "remove" leaves them out of it.
 ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
-# A citation holds where assistant/support.py scores the statement against the quoted sentences at least this; 0.40
+# A citation holds where grounding/support.py scores the statement against the quoted sentences at least this; 0.40
 # is calibrated on cpgQA, PubMedQA and LeCoQA pairs by bench/support_calibration.py (bench/README.md).
 CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.40"))
 # Policy matching asks the model about this many candidate policies at once (vLLM batches concurrent requests).
 POLICY_CONCURRENCY = int(os.environ.get("POLICY_CONCURRENCY", "3"))
 # Generations sent to the model server at once (across processes through Redis when the broker is Redis; 0: no
-# limit); more wait in line, told how many are ahead, for at most LLM_QUEUE_TIMEOUT_S (assistant/llm/slots.py).
+# limit); more wait in line, told how many are ahead, for at most LLM_QUEUE_TIMEOUT_S (grounding/llm/slots.py).
 LLM_MAX_CONCURRENT = int(os.environ.get("LLM_MAX_CONCURRENT", "8"))
 LLM_QUEUE_TIMEOUT_S = float(os.environ.get("LLM_QUEUE_TIMEOUT_S", "600"))
 

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from assistant import api_schema, openai_api
-from retrieval.api import SearchApi
+from assistant import api_schema
+from assistant.openai import apis as openai_api
+from retrieval.apis import SearchApi
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +18,7 @@ urlpatterns = [
     # OpenAI-compatible: clients append these paths to a base URL ending in /v1, with or without a slash.
     re_path(r"^v1/chat/completions/?$", openai_api.ChatCompletionsApi.as_view(), name="openai-chat-completions"),
     re_path(r"^v1/models/?$", openai_api.ModelsApi.as_view(), name="openai-models"),
-    path("api/search/", SearchApi.as_view(), name="api-search"),  # retrieval only, no model (retrieval/api.py)
+    path("api/search/", SearchApi.as_view(), name="api-search"),  # retrieval only, no model (retrieval/apis.py)
     path("", include("assistant.urls")),
 ]
 assert api_schema  # imported for its view extensions, which must be registered before a schema is generated

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from ingestion.embedding import Embedder, embedder_slug
 from ingestion.models import ChunkVector, Document
-from retrieval.vector_index import VectorIndex, vector_index_get
+from vectorstore.segments import VectorIndex, vector_index_get
 
 SEARCHABLE_STATUSES = (Document.Status.INDEXED, Document.Status.INDEXING)
 REBUILD_READ_ROWS = 2_000  # rows per database round trip while reading every stored vector

@@ -26,7 +26,7 @@ from ingestion.embedding import Embedder, embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.leases import DocumentBusy, DocumentLease, LeaseLost, document_lease
 from ingestion.models import Chunk, ChunkVector, Collection, Document
-from ingestion.parsing import document_parse
+from ingestion.parsing.document import document_parse
 from ingestion.structure import document_structure
 from ingestion.types import IngestionError, ParsedDocument
 

@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ingestion.structure_patterns import (
+from ingestion.headings import (
     RANK_TIAO,
     UNNUMBERED_RECOMMENDATION_LABELS,
     Grade,

@@ -72,7 +72,7 @@ def upload_register(*, collection: Collection, name: str, stream: BinaryIO, sour
         return zip_register(collection=collection, name=name, stream=stream, source_prefix=source_prefix)
     size = _stream_size(stream)
     if size > settings.UPLOAD_MAX_BYTES:
-        # A file the upload handler stopped storing at the limit (assistant.security.OversizeUpload) brings the
+        # A file the upload handler stopped storing at the limit (config.security.OversizeUpload) brings the
         # sha256 of all its bytes; any other is read again in pieces.
         sha256 = getattr(stream, "sha256", None)
         if sha256 is None:

@@ -33,7 +33,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def local_llm() -> Iterator[str]:
     """A real vLLM CPU server with the default local model, shared by the tests that generate answers."""
-    from assistant.llm import client
+    from assistant.grounding.llm import client
 
     if settings.LLM_BASE_URL:
         yield settings.LLM_BASE_URL

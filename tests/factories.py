@@ -13,7 +13,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 
-from assistant.roles import collection_readers_grant, user_roles_set
+from assistant.accounts.roles import collection_readers_grant, user_roles_set
 from bench.datasets.portal import SourceDocument
 from ingestion.models import Collection, Document
 from ingestion.services import collection_get_or_create, document_register

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-# Kept here as they were when written: a migration must not change with assistant/roles.py.
+# Kept here as they were when written: a migration must not change with assistant/accounts/roles.py.
 ROLE_PERMISSIONS = {
     "admin": ["ask_questions", "use_clinical_portal", "use_policy_matching", "view_auditevent"],
     "clinician": ["ask_questions", "use_clinical_portal"],

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-# (app, model, actions) the admin role gets; kept here as written, a migration must not follow assistant/roles.py.
+# (app, model, actions) the admin role gets; kept here as written, a migration must not follow assistant/accounts/roles.py.
 ADMIN_MODEL_PERMISSIONS = [
     ("ingestion", "collection", ["add", "change", "delete", "view"]),
     ("ingestion", "document", ["add", "change", "delete", "view"]),

@@ -12,12 +12,12 @@ from django.test import Client
 from playwright.sync_api import Browser
 from rest_framework.authtoken.models import Token
 
-from assistant.answer_format import CitedQuote, DraftStatement
+from assistant.answers.services import passage_dict
+from assistant.demo.sample_set import sample_set_write
+from assistant.grounding.reply import CitedQuote, DraftStatement
+from assistant.grounding.verification import statement_verify
 from assistant.models import Answer, ClinicalReport, PolicyMatchRecord
-from assistant.services import passage_dict
-from assistant.verification import statement_verify
 from ingestion.models import Chunk, Collection
-from ingestion.sample_set import sample_set_write
 from tests.assistant.openapi_client import CONFORMANCE_CHECKS, api_schema_fixture, bearer, wsgi_app_fixture  # noqa: F401 - fixtures
 from tests.factories import ingest_file, user_create
 
@@ -69,7 +69,7 @@ def test_schema_describes_every_operation_with_its_bodies_and_errors() -> None:
         success = "201" if method == "post" and path.startswith("/api/") else "200"
         assert response_component in _refs(operation["responses"][success]), (path, method)
         assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
-        if path != "/api/search/":  # retrieval/api.py declares its own
+        if path != "/api/search/":  # retrieval/apis.py declares its own
             assert "Retry-After" in operation["responses"]["429"]["headers"], (path, method)
         if request_component:
             assert request_component in _refs(operation["requestBody"]), (path, method)

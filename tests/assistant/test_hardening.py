@@ -17,7 +17,7 @@ from django.http.multipartparser import MultiPartParser
 from django.test import Client, RequestFactory
 from playwright.sync_api import Browser
 
-from assistant.security import OversizeUpload, UploadLimitHandler
+from config.security import OversizeUpload, UploadLimitHandler
 from ingestion.models import Document
 from ingestion.services import collection_get_or_create
 from tests.assistant.openapi_client import api_schema_fixture, wsgi_app_fixture  # noqa: F401 - fixtures

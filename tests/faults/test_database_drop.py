@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections, connection, connections
 from django.test import Client
 
+from assistant.demo.sample_set import sample_set_write
 from assistant.models import Answer
 from ingestion.models import Collection
-from ingestion.sample_set import sample_set_write
 from tests.factories import ingest_file
 from tests.faults.stalling_server import StallingServer
 

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from assistant.answers.services import answer_stream
+from assistant.demo.sample_set import sample_set_write
 from assistant.models import Answer
-from assistant.services import answer_stream
 from ingestion.models import Collection
-from ingestion.sample_set import sample_set_write
 from retrieval.access import OPERATOR
 from tests.factories import ingest_file
 from tests.faults.stalling_server import StallingServer

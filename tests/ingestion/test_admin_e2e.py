@@ -19,8 +19,8 @@ from config.celery import app as celery_app
 from ingestion.models import Collection, Document
 from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
+from tests.ingestion.parsing.test_parsing import build_pdf
 from tests.ingestion.test_celery_worker import BROKER_URL, worker_start, worker_stop
-from tests.ingestion.test_parsing import build_pdf
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in this thread
 CHROMIUM = "/usr/bin/chromium"

@@ -132,7 +132,7 @@ def test_rerun_after_a_crash_mid_embedding_resumes_where_it_stopped(shared_data:
 
 
 def test_pdf_chunks_carry_their_pages(tmp_path: Path) -> None:
-    from tests.ingestion.test_parsing import _guideline_pages, build_pdf
+    from tests.ingestion.parsing.test_parsing import _guideline_pages, build_pdf
 
     outline = [("Introduction", 0), ("Scope", 0), ("Opioid dosing", 1)]
     content = build_pdf(_guideline_pages(), outline=outline, title="Opioid Guideline")

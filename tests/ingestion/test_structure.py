@@ -12,9 +12,9 @@ import re
 import pytest
 
 from ingestion.chunking import document_chunk
-from ingestion.parsing import document_parse
+from ingestion.headings import chinese_numeral, normalize_label
+from ingestion.parsing.document import document_parse
 from ingestion.structure import ARTICLE_SPLIT_CHARS, document_structure
-from ingestion.structure_patterns import chinese_numeral, normalize_label
 from ingestion.types import Block, ParsedDocument, Segment
 from tests.conftest import SHARED_DATA
 

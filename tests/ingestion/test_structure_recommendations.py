@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.demo.sample_set import HYPERTENSION_GUIDELINE_FILE_NAME, PNEUMONIA_GUIDELINE_FILE_NAME, sample_set_write
 from ingestion.chunking import document_chunk
-from ingestion.parsing import document_parse
-from ingestion.sample_set import HYPERTENSION_GUIDELINE_FILE_NAME, PNEUMONIA_GUIDELINE_FILE_NAME, sample_set_write
+from ingestion.headings import normalize_label
+from ingestion.parsing.document import document_parse
 from ingestion.structure import document_structure
-from ingestion.structure_patterns import normalize_label
 from ingestion.types import Block, ParsedDocument
 from tests.conftest import SHARED_DATA
 from tests.ingestion.test_structure import assert_offsets_exact, segment_containing, structure_lines, uncovered_lines

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.demo.sample_set import RD_GRANT_NOTICE_FILE_NAME, sample_set_write
 from ingestion.chunking import document_chunk
-from ingestion.parsing import document_parse
-from ingestion.sample_set import RD_GRANT_NOTICE_FILE_NAME, sample_set_write
+from ingestion.headings import starts_with_numbering
+from ingestion.parsing.document import document_parse
 from ingestion.structure import document_structure
-from ingestion.structure_patterns import starts_with_numbering
 from ingestion.types import Block
 from tests.ingestion.test_structure import assert_offsets_exact, segment_containing, structure_lines, uncovered_lines
 

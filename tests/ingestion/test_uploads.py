@@ -22,7 +22,7 @@ from ingestion.tasks import document_ingest_task
 from ingestion.uploads import UploadReport, path_register, upload_register
 from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
-from tests.ingestion.test_parsing import build_pdf
+from tests.ingestion.parsing.test_parsing import build_pdf
 
 GOOD_MARKDOWN = (
     "# Sepsis Bundle\n\n## 1 Antibiotics\n\nGive broad-spectrum antibiotics within one hour of recognition.\n"

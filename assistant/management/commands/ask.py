@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assistant.llm.client import exit_on_sigterm, local_server_stop
-from assistant.presentation import answer_as_text
-from assistant.services import question_answer
+from assistant.answers.presentation import answer_as_text
+from assistant.answers.services import question_answer
+from assistant.grounding.llm.client import exit_on_sigterm, local_server_stop
 from ingestion.models import Collection
 from retrieval.access import OPERATOR
 

@@ -14,12 +14,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from assistant.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
-from assistant.presentation import answer_as_text
-from assistant.roles import collection_readers_grant, user_roles_set
-from assistant.services import question_answer
+from assistant.accounts.roles import collection_readers_grant, user_roles_set
+from assistant.answers.presentation import answer_as_text
+from assistant.answers.services import question_answer
+from assistant.demo.sample_set import SAMPLE_QUESTIONS, sample_set_write
+from assistant.grounding.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
 from ingestion.models import Collection
-from ingestion.sample_set import SAMPLE_QUESTIONS, sample_set_write
 from retrieval.access import OPERATOR, ROLE_ADMIN, ROLES
 from retrieval.language import language_of
 

@@ -1,7 +1,7 @@
 """manage.py evaluate_answers --corpus CORPUS.jsonl --questions QUESTIONS.jsonl: how good the answers are.
 
 The corpus is ingested into a fresh temporary collection through the real ingestion path (deleted afterwards, Ctrl-C
-included), every question is answered by `question_answer`, and the metrics of assistant/evaluation.py are printed
+included), every question is answered by `question_answer`, and the metrics of answers/evaluation.py are printed
 on stdout: a diagnostics JSON line, then the metrics JSON object as the last line. Progress goes to stderr.
 """
 
@@ -15,14 +15,14 @@ from typing import TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from tqdm import tqdm
 
-from assistant.evaluation import (
+from assistant.answers.evaluation import (
     AnswerOutcome,
     answer_diagnostics,
     answer_metrics,
     answer_questions_read,
     answers_evaluate,
 )
-from assistant.llm.client import exit_on_sigterm, local_server_stop
+from assistant.grounding.llm.client import exit_on_sigterm, local_server_stop
 from retrieval.evaluation import EvaluationInputError, corpus_read, evaluation_corpus_ingested, questions_sample
 
 

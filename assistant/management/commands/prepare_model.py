@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from assistant.llm.local_model import local_model_prepare
+from assistant.grounding.llm.local_model import local_model_prepare
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from assistant.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
+from assistant.grounding.llm.client import exit_on_sigterm, llm_endpoint, local_server_stop
 
 
 class Command(BaseCommand):

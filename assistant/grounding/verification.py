@@ -1,0 +1,199 @@
+"""Check each statement against the passages it cites: the quote must be in the passage, and the passage must support
+the statement by a measured score at or above the calibrated threshold.
+
+A quote is found when it occurs in the passage after normalising width, case, whitespace and quotation marks (an
+ellipsis may join pieces found in order); otherwise the sentence of the passage that best supports the statement is
+taken as the quote and the citation says the model's quote was not found. Support is measured on the whole passage,
+as the threshold was calibrated.
+A statement whose citations fail may still stand on another passage that supports it ("matched"), which keeps small
+models' right answers with wrong numbers; a statement no passage supports is unsupported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from assistant.grounding.reply import DraftStatement
+from assistant.grounding.support import content_terms, support_score
+from ingestion.models import Chunk
+
+MIN_TERMS = 2
+NUMERIC = re.compile(r"[\d./-]+")
+SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
+QUOTE_CHARS = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "—": "-", "–": "-"})
+ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…+)\s*")
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """Text folded for matching (NFKC, lower case, one space per whitespace run) and each folded char's source index."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char).lower().translate(QUOTE_CHARS)
+        for piece in folded:
+            if piece.isspace():
+                if not chars or chars[-1] == " ":
+                    continue
+                piece = " "
+            chars.append(piece)
+            origin.append(index)
+    return "".join(chars), origin
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def quote_locate(*, quote: str, passage: str) -> Span | None:
+    """Where the quote occurs in the passage (character offsets of the passage), or None."""
+    pieces = [p for p in ELLIPSIS.split(quote.strip().strip("\"'“”「」")) if p.strip()]
+    if not pieces:
+        return None
+    folded, origin = _normalised(passage)
+    start = end = None
+    cursor = 0
+    for piece in pieces:
+        needle, _ = _normalised(piece.strip())
+        at = folded.find(needle, cursor)
+        if not needle or at < 0:
+            return None
+        start = at if start is None else start
+        end = at + len(needle)
+        cursor = end
+    assert start is not None and end is not None
+    return Span(origin[start], origin[end - 1] + 1)
+
+
+def sentence_spans(text: str) -> list[Span]:
+    spans, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if match.start() > start and text[start : match.start()].strip():
+            spans.append(Span(start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append(Span(start, len(text)))
+    return spans or [Span(0, len(text))]
+
+
+def _trimmed(text: str, span: Span) -> Span:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
+
+
+def best_evidence(*, statement: str, passage: str) -> tuple[Span, float]:
+    """The sentence, or pair of adjacent sentences, of the passage that best supports the statement."""
+    sentences = sentence_spans(passage)
+    windows = sentences + [Span(a.start, b.end) for a, b in itertools.pairwise(sentences)]
+    scored = [(support_score(statement=statement, evidence=passage[w.start : w.end]), w) for w in windows]
+    # The higher score wins; among equals the shorter window, so the quote shown is as tight as the support allows.
+    score, window = max(scored, key=lambda item: (item[0], -(item[1].end - item[1].start)))
+    return _trimmed(passage, window), score
+
+
+@dataclass(frozen=True)
+class VerifiedCitation:
+    number: int
+    chunk_id: int
+    document_id: int
+    document_title: str
+    section_path: str
+    page_start: int | None
+    page_end: int | None
+    quote: str
+    quote_start: int
+    quote_end: int
+    quote_found: bool  # the model's own quote occurs in the passage
+    support: float
+
+
+@dataclass(frozen=True)
+class VerifiedStatement:
+    index: int
+    text: str
+    supported: bool
+    support: float
+    method: str  # "cited": its own citations hold; "matched": another passage supports it; "unsupported"
+    citations: list[VerifiedCitation] = field(default_factory=list)
+    invalid_citations: int = 0  # numbers naming no given passage
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _citation(*, number: int, chunk: Chunk, span: Span, found: bool, support: float) -> VerifiedCitation:
+    return VerifiedCitation(
+        number=number,
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        document_title=chunk.document.title,
+        section_path=chunk.section_path,
+        page_start=chunk.page_start,
+        page_end=chunk.page_end,
+        quote=chunk.text[span.start : span.end],
+        quote_start=span.start,
+        quote_end=span.end,
+        quote_found=found,
+        support=round(support, 3),
+    )
+
+
+def citation_check(*, statement: str, quote: str, number: int, chunk: Chunk) -> VerifiedCitation:
+    """The citation with its quote located (or replaced by the best sentences) and its support measured.
+
+    Support is scored on the whole passage, as the threshold was calibrated (bench/support_calibration.py): scoring
+    the best sentence window measured worse there, letting negation flips through from a neighbouring sentence. The
+    window only chooses the quote shown when the model's own quote is not in the passage.
+    """
+    support = support_score(statement=statement, evidence=chunk.text)
+    located = quote_locate(quote=quote, passage=chunk.text) if quote.strip() else None
+    if located is not None:
+        return _citation(number=number, chunk=chunk, span=located, found=True, support=support)
+    span, _ = best_evidence(statement=statement, passage=chunk.text)
+    return _citation(number=number, chunk=chunk, span=span, found=False, support=support)
+
+
+def statement_checkable(text: str) -> bool:
+    """Enough content to check: "3", "Yes" or "2+2=4" would match almost any passage."""
+    terms = content_terms(text)
+    return len(terms) >= MIN_TERMS and not all(NUMERIC.fullmatch(t) for t in terms)
+
+
+def statement_verify(
+    *, index: int, draft: DraftStatement, passages: Sequence[Chunk], threshold: float
+) -> VerifiedStatement:
+    text = draft.text.strip()
+    cited = list(dict.fromkeys(c.passage for c in draft.citations))
+    invalid = sum(1 for n in cited if not 1 <= n <= len(passages))
+    if not statement_checkable(text):
+        return VerifiedStatement(index, text, False, 0.0, "unsupported", [], invalid)
+    quotes: dict[int, str] = {}
+    for c in draft.citations:
+        if 1 <= c.passage <= len(passages) and not quotes.get(c.passage):
+            quotes[c.passage] = c.quote
+    checked = [
+        citation_check(statement=text, quote=quote, number=number, chunk=passages[number - 1])
+        for number, quote in quotes.items()
+    ]
+    holding = [c for c in checked if c.support >= threshold]
+    if holding:
+        return VerifiedStatement(index, text, True, max(c.support for c in holding), "cited", holding, invalid)
+    others = [
+        citation_check(statement=text, quote="", number=number, chunk=chunk)
+        for number, chunk in enumerate(passages, start=1)
+        if number not in quotes
+    ]
+    best = max(others, key=lambda c: c.support, default=None)
+    if best is not None and best.support >= threshold:
+        return VerifiedStatement(index, text, True, best.support, "matched", [best], invalid)
+    top = max((c.support for c in [*checked, *others]), default=0.0)
+    return VerifiedStatement(index, text, False, top, "unsupported", [], invalid)
