@@ -4,8 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from assistant.audit import audit_events_csv
 from assistant.models import Answer, AuditEvent, ClinicalReport, PolicyMatchRecord
+from audit.export import audit_events_csv
 from ingestion.models import Collection
 
 

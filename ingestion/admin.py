@@ -1,11 +1,10 @@
 """Admin for document sets: upload many files or a zip, watch each document's progress, delete, grant read to groups;
-chunks read-only. Every action on documents, sets and grants goes to the audit log (assistant.audit)."""
+chunks read-only. The pages render; each action is a service of ingestion/actions.py (transaction, queue, audit)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,19 +14,20 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from assistant.audit import collection_audit, collection_grants, documents_audit, grant_change_audit
-from assistant.models import AuditEvent
+from ingestion.actions import (
+    collection_grants_record,
+    collection_remove,
+    collection_save_record,
+    document_change_record,
+    document_upload,
+    documents_ingest_again,
+    documents_remove,
+    documents_upload,
+)
+from ingestion.audit import collection_grants
 from ingestion.models import Chunk, Collection, Document
 from ingestion.selectors import collection_progress, documents_current, documents_history
-from ingestion.services import collection_delete, document_register, documents_delete
-from ingestion.tasks import document_ingest_task
-from ingestion.uploads import UploadReport, upload_register
-
-
-def documents_enqueue(*, document_ids: list[int]) -> None:
-    """Queue ingestion once the registering transaction has committed, so the worker finds the rows."""
-    for document_id in document_ids:
-        transaction.on_commit(lambda document_id=document_id: document_ingest_task.delay(document_id))
+from ingestion.uploads import UploadReport
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -66,18 +66,13 @@ class CollectionAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Collection, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         changed = [name for name in form.changed_data if name != "reader_groups"]  # grants: save_related
-        if not change:
-            collection_audit(action=AuditEvent.Action.COLLECTION_CREATE, user=request.user, collection=obj)
-        elif changed:
-            collection_audit(action=AuditEvent.Action.COLLECTION_CHANGE, user=request.user, collection=obj,
-                             detail={"changed": changed})
+        collection_save_record(collection=obj, created=not change, changed=changed, user=request.user)
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
         collection = form.instance
         before = collection_grants(collection=collection) if change else []
         super().save_related(request, form, formsets, change)
-        grant_change_audit(user=request.user, collection=collection, before=before,
-                           after=collection_grants(collection=collection))
+        collection_grants_record(collection=collection, before=before, user=request.user)
 
     @admin.display(description=_("Progress"))
     def progress(self, collection: Collection) -> str:
@@ -130,17 +125,7 @@ class CollectionAdmin(admin.ModelAdmin):
             return HttpResponse(status=403)
         form = DocumentSetUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            report = UploadReport()
-            with transaction.atomic():
-                for upload in form.cleaned_data["files"]:
-                    report.extend(upload_register(collection=collection, name=upload.name, stream=upload))
-                documents_enqueue(document_ids=report.to_ingest)
-                documents_audit(
-                    action=AuditEvent.Action.DOCUMENT_UPLOAD, user=request.user,
-                    documents=[*report.created, *report.rejected],
-                    detail={"files": [upload.name for upload in form.cleaned_data["files"]],
-                            "duplicates": len(report.duplicates), "refused": len(report.rejected)},
-                )
+            report = documents_upload(collection=collection, uploads=form.cleaned_data["files"], user=request.user)
             self._report_message(request, report)
             return HttpResponseRedirect(request.path)
         context = {
@@ -178,19 +163,11 @@ class CollectionAdmin(admin.ModelAdmin):
         messages.add_message(request, messages.WARNING if refused else messages.SUCCESS, text)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
-        self._collection_delete(request, obj)
+        collection_remove(collection=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
         for collection in queryset:
-            self._collection_delete(request, collection)
-
-    @staticmethod
-    def _collection_delete(request: HttpRequest, collection: Collection) -> None:
-        # Recorded first: the event keeps the set's name and documents, which the deletion takes away.
-        collection_audit(action=AuditEvent.Action.COLLECTION_DELETE, user=request.user, collection=collection,
-                         detail={"documents": collection.documents.count(),
-                                 "readers": collection_grants(collection=collection)})
-        collection_delete(collection=collection)
+            collection_remove(collection=collection, user=request.user)
 
 
 class DocumentUploadForm(forms.ModelForm):
@@ -246,45 +223,33 @@ class DocumentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Document, form: forms.ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
-            documents_audit(action=AuditEvent.Action.DOCUMENT_CHANGE, user=request.user, documents=[obj],
-                            detail={"changed": list(form.changed_data)})
+            document_change_record(document=obj, changed=list(form.changed_data), user=request.user)
             return
         upload = form.cleaned_data["upload"]
-        registration = document_register(
+        registration = document_upload(
             collection=form.cleaned_data["collection"],
             file_name=upload.name,
             content=upload.read(),
             title=form.cleaned_data.get("title") or "",
             external_id=form.cleaned_data.get("external_id") or "",
+            user=request.user,
         )
         obj.pk = registration.document.pk
-        documents_audit(action=AuditEvent.Action.DOCUMENT_UPLOAD, user=request.user,
-                        documents=[registration.document], detail={"created": registration.created})
-        if registration.created and not registration.document.is_finished:
-            documents_enqueue(document_ids=[registration.document.id])
-        elif not registration.created:
+        if not registration.created:
             messages.info(request, _("An identical file is already in this set; nothing was added."))
 
     @admin.action(description=_("Ingest the selected failed documents again"))
     def ingest_again(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        # For failures whose cause is gone (OCR installed since, a parser fixed); bad files simply fail again.
-        retry = list(queryset.filter(status=Document.Status.FAILED).exclude(file="").values_list("id", flat=True))
-        Document.objects.filter(id__in=retry).update(status=Document.Status.QUEUED, failure_reason="", chunk_count=0)
-        documents_enqueue(document_ids=retry)
-        documents_audit(action=AuditEvent.Action.DOCUMENT_REINGEST, user=request.user,
-                        documents=Document.objects.filter(id__in=retry))
+        queued = documents_ingest_again(documents=queryset, user=request.user)
         self.message_user(
-            request, ngettext("%(n)d document queued", "%(n)d documents queued", len(retry)) % {"n": len(retry)}
+            request, ngettext("%(n)d document queued", "%(n)d documents queued", queued) % {"n": queued}
         )
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
-        documents_audit(action=AuditEvent.Action.DOCUMENT_DELETE, user=request.user, documents=[obj])
-        documents_delete(documents=[obj])
+        documents_remove(documents=[obj], user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        documents = list(queryset)
-        documents_audit(action=AuditEvent.Action.DOCUMENT_DELETE, user=request.user, documents=documents)
-        documents_delete(documents=documents)
+        documents_remove(documents=list(queryset), user=request.user)
 
 
 @admin.register(Chunk)

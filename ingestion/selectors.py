@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -69,3 +70,8 @@ def collection_progress(*, collection: Collection) -> CollectionProgress:
         chunks_embedded=sum(d.chunks_embedded for d in current),
         percent=percent,
     )
+
+
+def collection_names_get(*, collection_ids: Iterable[int]) -> dict[int, str]:
+    """The sets' names by id (for records that keep the names as they were)."""
+    return dict(Collection.objects.filter(id__in=list(collection_ids)).values_list("id", "name"))

@@ -16,7 +16,10 @@ from typing import Final
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
+from audit.actors import OPERATOR, Operator
 from ingestion.models import Collection
+
+__all__ = ["OPERATOR", "CollectionsNotReadable", "Operator", "Reader"]
 
 ROLE_ADMIN: Final = "admin"
 ROLE_CLINICIAN: Final = "clinician"
@@ -24,18 +27,6 @@ ROLE_POLICY_OFFICER: Final = "policy officer"
 ROLE_READ_ONLY: Final = "read-only"
 ROLES: Final = (ROLE_ADMIN, ROLE_CLINICIAN, ROLE_POLICY_OFFICER, ROLE_READ_ONLY)
 
-
-class Operator:
-    """The person running a command on the server (ask, evaluate, demo): reads every set."""
-
-    is_authenticated = False
-    is_superuser = True
-
-    def __repr__(self) -> str:
-        return "OPERATOR"
-
-
-OPERATOR: Final = Operator()
 
 Reader = AbstractBaseUser | AnonymousUser | Operator
 

@@ -14,8 +14,9 @@ from typing import Final
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
 
-from assistant.audit import Actor, collection_grants, grant_change_audit
 from assistant.models import Answer, AuditEvent
+from audit.actors import Actor
+from ingestion.audit import collection_grants, grant_change_audit
 from ingestion.models import Collection
 from retrieval.access import ROLE_ADMIN, ROLE_CLINICIAN, ROLE_POLICY_OFFICER, ROLE_READ_ONLY
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from django.conf import settings
 from langchain_core.messages import BaseMessage
 
-from assistant.audit import answer_audit
 from assistant.grounding.events import AnswerEvent, queued_event
 from assistant.grounding.llm.client import LlmEndpoint, llm_endpoint
 from assistant.grounding.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
@@ -31,7 +30,10 @@ from assistant.grounding.reply import (
 )
 from assistant.grounding.verification import VerifiedStatement, statement_verify
 from assistant.models import Answer, AuditEvent
+from audit.actors import Actor
+from audit.services import audit_record
 from ingestion.models import Chunk
+from ingestion.selectors import collection_names_get
 from retrieval.access import Reader, readable_collection_ids
 from retrieval.language import CJK, language_of
 from retrieval.services import passages_retrieve
@@ -268,3 +270,14 @@ def question_answer(
         if event.kind == "done":
             answer_id = event.data["answer_id"]
     return Answer.objects.get(id=answer_id)
+
+
+def answer_audit(*, answer: Answer, user: Actor, interface: str, collection_ids: list[int]) -> AuditEvent:
+    return audit_record(
+        interface=interface, action=AuditEvent.Action.QUESTION, user=user, collection_ids=collection_ids,
+        collection_names=collection_names_get(collection_ids=collection_ids),
+        question=answer.question, chunk_ids=answer.passages, text=answer.text, citations=answer.citations,
+        model=answer.model, timings=answer.timings, object_type="answer", object_ids=[answer.id],
+        detail={"grounded": answer.grounded, "verdict": answer.verdict, "supported_share": answer.supported_share,
+                "statements": answer.statements, "error": answer.error},
+    )

@@ -9,6 +9,7 @@ supports are stored marked unsupported and are not recommendations.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -20,7 +21,6 @@ from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from assistant.answers.services import passage_dict
-from assistant.audit import clinical_report_audit
 from assistant.clinical.reply import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.grounding.events import AnswerEvent, queued_event
 from assistant.grounding.llm.client import llm_endpoint
@@ -29,7 +29,10 @@ from assistant.grounding.prompts import REASONING_PROMPTED, passage_text_defused
 from assistant.grounding.support import term_coverage
 from assistant.grounding.verification import statement_verify
 from assistant.models import AuditEvent, ClinicalReport
+from audit.actors import Actor
+from audit.services import audit_record
 from ingestion.models import Chunk
+from ingestion.selectors import collection_names_get
 from retrieval.access import Reader, readable_collection_ids
 from retrieval.diversity import passages_diversified
 from retrieval.language import language_of
@@ -304,3 +307,20 @@ def clinical_report_create(
 def clinical_reports_of_user(*, user: AbstractBaseUser) -> QuerySet[ClinicalReport]:
     """The user's reports, newest first (the history page)."""
     return ClinicalReport.objects.filter(user=user).prefetch_related("collections").order_by("-created_at")
+
+
+def clinical_report_audit(
+    *, report: ClinicalReport, user: Actor, interface: str, collection_ids: list[int]
+) -> AuditEvent:
+    items = [item for section in (report.sections or {}).values() for item in section]
+    citations = [citation for item in items if item.get("supported") for citation in item.get("citations") or []]
+    patient = {"age": report.age, "sex": report.sex, "vitals": report.vitals, "history": report.history,
+               "medications": report.medications}
+    return audit_record(
+        interface=interface, action=AuditEvent.Action.CLINICAL_REPORT, user=user, collection_ids=collection_ids,
+        collection_names=collection_names_get(collection_ids=collection_ids),
+        question=report.complaint, chunk_ids=report.passages,
+        text=json.dumps(report.sections, ensure_ascii=False), citations=citations, model=report.model,
+        timings=report.timings, object_type="clinical_report", object_ids=[report.id],
+        detail={"patient": patient, "error": report.error},
+    )

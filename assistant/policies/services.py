@@ -27,7 +27,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from assistant.audit import policy_match_audit
 from assistant.grounding.llm.client import LlmEndpoint, llm_endpoint
 from assistant.grounding.llm.generation import ReplyStats, reply_stream
 from assistant.grounding.prompts import passages_block
@@ -42,7 +41,10 @@ from assistant.policies.profile import (
     profile_validate,
 )
 from assistant.policies.rules import MET, NOT_MET, UNKNOWN, ConditionCheck, condition_check
+from audit.actors import Actor
+from audit.services import audit_record
 from ingestion.models import Chunk
+from ingestion.selectors import collection_names_get
 from retrieval.access import Reader, readable_collection_ids
 from retrieval.services import passages_retrieve
 
@@ -613,3 +615,20 @@ def policy_dict_rank_key(policy: dict) -> tuple[int, int, int, int]:
 def policy_matches_of_user(*, user: AbstractBaseUser) -> QuerySet[PolicyMatchRecord]:
     """The user's policy matches, newest first (the history page and the API list)."""
     return PolicyMatchRecord.objects.filter(user=user).prefetch_related("collections").order_by("-created_at")
+
+
+def policy_match_audit(
+    *, record: PolicyMatchRecord, user: Actor, interface: str, collection_ids: list[int]
+) -> AuditEvent:
+    chunk_ids = [p["chunk_id"] for policy in record.policies for p in policy.get("passages") or []]
+    items = [item for policy in record.policies for key in ("conditions", "benefits")
+             for item in policy.get(key) or []]
+    citations = [item["citation"] for item in items if item.get("citation")]
+    return audit_record(
+        interface=interface, action=AuditEvent.Action.POLICY_MATCH, user=user, collection_ids=collection_ids,
+        collection_names=collection_names_get(collection_ids=collection_ids),
+        question=json.dumps(record.profile, ensure_ascii=False), chunk_ids=list(dict.fromkeys(chunk_ids)),
+        text=json.dumps(record.policies, ensure_ascii=False), citations=citations, model=record.model,
+        timings=record.timings, object_type="policy_match", object_ids=[record.id],
+        detail={"error": record.error, "language": record.language},
+    )

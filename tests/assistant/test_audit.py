@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from assistant.audit import audit_record
 from assistant.models import AuditEvent
+from audit.services import audit_record
 from ingestion.models import Collection, Document
 from retrieval.access import OPERATOR, ROLE_ADMIN, ROLE_READ_ONLY, collections_readable
 from tests.factories import ingest_bytes, user_create

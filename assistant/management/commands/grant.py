@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assistant.accounts.roles import collection_readers_grant, user_roles_set
-from assistant.audit import collection_grants, grant_change_audit
 from assistant.models import AuditEvent
+from ingestion.audit import collection_grants, grant_change_audit
 from ingestion.models import Collection
 from retrieval.access import OPERATOR, ROLES
 

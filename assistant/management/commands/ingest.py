@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from assistant.audit import documents_audit
 from assistant.models import AuditEvent
+from ingestion.audit import documents_audit
 from ingestion.models import Document
 from ingestion.selectors import documents_pending, documents_unfinished
 from ingestion.services import collection_get_or_create, index_reconcile
