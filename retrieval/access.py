@@ -18,8 +18,9 @@ from django.db.models import QuerySet
 
 from audit.actors import OPERATOR, Operator
 from ingestion.models import Collection
+from ingestion.selectors import collections_with_indexed_documents
 
-__all__ = ["OPERATOR", "CollectionsNotReadable", "Operator", "Reader"]
+__all__ = ["OPERATOR", "Operator", "Reader"]
 
 ROLE_ADMIN: Final = "admin"
 ROLE_CLINICIAN: Final = "clinician"
@@ -29,14 +30,6 @@ ROLES: Final = (ROLE_ADMIN, ROLE_CLINICIAN, ROLE_POLICY_OFFICER, ROLE_READ_ONLY)
 
 
 Reader = AbstractBaseUser | AnonymousUser | Operator
-
-
-class CollectionsNotReadable(Exception):
-    """Some requested sets do not exist or may not be read by this reader (which of the two is not said)."""
-
-    def __init__(self, collection_ids: list[int]) -> None:
-        self.collection_ids = collection_ids
-        super().__init__(f"No readable document set with id {', '.join(map(str, collection_ids))}.")
 
 
 def reader_reads_everything(*, reader: Reader) -> bool:
@@ -64,18 +57,17 @@ def readable_collection_ids(*, reader: Reader, collection_ids: Iterable[int]) ->
     return sorted(collections_readable(reader=reader).filter(id__in=requested).values_list("id", flat=True))
 
 
-def collection_ids_permitted(*, reader: Reader, collection_ids: Iterable[int]) -> list[int]:
-    """The requested sets, sorted, when this reader may read all of them; else CollectionsNotReadable.
-
-    Interfaces call this to refuse a request naming an unreadable set instead of answering from fewer sets.
-    """
-    requested = sorted(set(collection_ids))
-    readable = set(readable_collection_ids(reader=reader, collection_ids=requested))
-    refused = [i for i in requested if i not in readable]
-    if refused:
-        raise CollectionsNotReadable(refused)
-    return requested
+def collections_askable(*, user: Reader) -> QuerySet[Collection]:
+    """The sets a user may ask of and that have something indexed: what forms offer and /v1/models lists."""
+    return collections_with_indexed_documents().filter(id__in=collections_readable(reader=user).values("id"))
 
 
-def collection_readable(*, reader: Reader, collection_id: int) -> bool:
-    return bool(readable_collection_ids(reader=reader, collection_ids=[collection_id]))
+def collection_readable_lookup(*, value: str, user: Reader) -> Collection | None:
+    """A set named by its name or id among those the user may read; None for one they may not, as for a missing
+    one, so an API never tells that a set they cannot read exists. The one lookup of a set by name or id."""
+    readable = collections_readable(reader=user)
+    collection = readable.filter(name=value).first()
+    # An id too long for the column is no id (and must not reach the database as one).
+    if collection is None and value.isdigit() and len(value) < 10:
+        collection = readable.filter(id=int(value)).first()
+    return collection

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retrieval.access import collections_readable
+from retrieval.access import collection_readable_lookup, collections_readable
 from retrieval.services import passages_retrieve
 
 MAX_K = 50
@@ -29,17 +29,14 @@ class SearchQuerySerializer(serializers.Serializer):
     k = serializers.IntegerField(required=False, min_value=1, max_value=MAX_K, help_text="How many passages.")
 
     def validate_collections(self, value: str) -> list[int]:
-        readable = collections_readable(reader=self.context["user"])
         ids = []
         for name in (part.strip() for part in value.split(",")):
             if not name:
                 continue
-            found = readable.filter(name=name).values_list("id", flat=True).first()
-            if found is None and name.isdigit() and len(name) < 10:
-                found = readable.filter(id=int(name)).values_list("id", flat=True).first()
+            found = collection_readable_lookup(value=name, user=self.context["user"])
             if found is None:
                 raise serializers.ValidationError(f"No document set named {name!r}.")  # unreadable = unknown
-            ids.append(found)
+            ids.append(found.id)
         return ids
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from django.db.models import Count, Max
@@ -42,3 +42,9 @@ def searchable_chunk_rows(*, document_ids: Iterable[int], batch_size: int = 2000
 
 def chunks_by_id(*, chunk_ids: Iterable[int]) -> dict[int, Chunk]:
     return {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=list(chunk_ids))}
+
+
+def chunks_in_order(*, chunk_ids: Sequence[int]) -> list[Chunk]:
+    """The chunks in the order given (a prompt's order, so that [n] is the n-th); one deleted since is left out."""
+    chunks = chunks_by_id(chunk_ids=chunk_ids)
+    return [chunks[i] for i in chunk_ids if i in chunks]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.answers.serializers import passage_dicts
 from assistant.answers.services import CLOSEST_PASSAGES
+from assistant.grounding.passages import passage_dicts
 from assistant.models import Answer
 from retrieval.language import language_of
 

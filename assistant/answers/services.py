@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from django.conf import settings
 from langchain_core.messages import BaseMessage
 
-from assistant.grounding.events import AnswerEvent, queued_event
+from assistant.grounding.events import GroundedEvent, queued_event
 from assistant.grounding.llm.client import LlmEndpoint, llm_endpoint
 from assistant.grounding.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
+from assistant.grounding.passages import passage_dict
 from assistant.grounding.prompts import answer_continuation, answer_messages
 from assistant.grounding.reply import (
+    CLOSING_PUNCTUATION,
     DraftAnswer,
     DraftStatement,
     answer_parse,
@@ -46,19 +48,6 @@ NO_EVIDENCE_TEXT = {
 }
 UNSUPPORTED_MARK = {"en": "(not supported by the documents)", "zh": "（文档不支持此句）"}
 CLOSEST_PASSAGES = 3
-CLOSING_PUNCTUATION = "。！？!?；;."
-
-
-def passage_dict(*, number: int, chunk: Chunk) -> dict:
-    return {
-        "number": number,
-        "chunk_id": chunk.id,
-        "document_id": chunk.document_id,
-        "document_title": chunk.document.title,
-        "section_path": chunk.section_path,
-        "page_start": chunk.page_start,
-        "page_end": chunk.page_end,
-    }
 
 
 def statement_display(*, statement: dict, language: str) -> str:
@@ -88,7 +77,7 @@ def _visible_text(draft: DraftAnswer, language: str) -> str:
 def answer_stream(
     *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
     interface: str = AuditEvent.Interface.COMMAND,
-) -> Iterator[AnswerEvent]:
+) -> Iterator[GroundedEvent]:
     """The answer as it forms: retrieval, reasoning and answer deltas, each statement once verified, then done.
 
     user: who asks (retrieval.access.OPERATOR for command-line tools); only the sets they may read are searched
@@ -110,7 +99,7 @@ def answer_stream(
         passages=[c.id for c in chunks],
         text=NO_EVIDENCE_TEXT[language],
     )
-    yield AnswerEvent("retrieval", {
+    yield GroundedEvent("retrieval", {
         "passages": [passage_dict(number=n, chunk=c) for n, c in enumerate(chunks, start=1)],
         "retrieval_ms": timings.get("retrieval_ms"),
     })
@@ -140,13 +129,13 @@ def answer_stream(
                     continue
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)
-                    yield AnswerEvent("reasoning", {"delta": delta.text})
+                    yield GroundedEvent("reasoning", {"delta": delta.text})
                     continue
                 reply += delta.text
                 draft = answer_parse(reply, complete=False)
                 visible = _visible_text(draft, language)
                 if visible.startswith(shown) and len(visible) > len(shown):
-                    yield AnswerEvent("answer", {"delta": visible[len(shown):]})
+                    yield GroundedEvent("answer", {"delta": visible[len(shown):]})
                     shown = visible
                 finished = finished_statements(draft)
                 if _repeats(finished):
@@ -157,12 +146,12 @@ def answer_stream(
                     verified.append(statement_verify(index=index, draft=statement, passages=chunks,
                                                      threshold=threshold))
                     timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
-                    yield AnswerEvent("statement", verified[-1].as_dict())
+                    yield GroundedEvent("statement", verified[-1].as_dict())
         except Exception as error:  # the server down, slow or refusing: the question and retrieval are kept
             logger.exception("generation failed")
             answer.error = f"{type(error).__name__}: {error}"[:1000]
             answer.text = _generation_error_message(language)  # not "the documents do not answer": unasked
-            yield AnswerEvent("error", {"message": _generation_error_message(language)})
+            yield GroundedEvent("error", {"message": _generation_error_message(language)})
         draft = answer_parse(reply, complete=not repeated)
         final = _unrepeated(finished_statements(draft)) if repeated else draft.statements
         verdict = draft.verdict
@@ -172,7 +161,7 @@ def answer_stream(
         for index, statement in enumerate(final[len(verified):], start=len(verified)):
             verified.append(statement_verify(index=index, draft=statement, passages=chunks, threshold=threshold))
             timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
-            yield AnswerEvent("statement", verified[-1].as_dict())
+            yield GroundedEvent("statement", verified[-1].as_dict())
         answer.raw_reply = reply
         answer.reasoning = "".join(reasoning_parts).strip()
         generation_end = time.perf_counter()
@@ -195,7 +184,7 @@ def answer_stream(
     answer_audit(answer=answer, user=user, interface=interface, collection_ids=collection_ids)
     from assistant.answers.serializers import AnswerSerializer  # imported here: the serializers import this module
 
-    yield AnswerEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
+    yield GroundedEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
 
 
 def _verdict_completed(

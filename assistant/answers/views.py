@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -23,7 +20,7 @@ from assistant.grounding.citations import (
     statements_joiner,
     text_highlight,
 )
-from assistant.grounding.events import AnswerEvent
+from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import Answer, AuditEvent
 from ingestion.models import Chunk
 from retrieval.access import collections_readable
@@ -39,35 +36,13 @@ def ask(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         answer = services.question_answer(
             question=form.cleaned_data["question"],
-            collection_ids=[c.id for c in form.cleaned_data["collections"]],
+            collection_ids=form.collection_ids(),
             user=request.user,
             interface=AuditEvent.Interface.ASK_PAGE,
         )
         return redirect("assistant:answer", answer_id=answer.id)
     recent = answers_of_user(user=request.user)[:10]
     return render(request, "assistant/ask.html", {"form": form, "recent": recent})
-
-
-def sse_frame(*, kind: str, data: dict) -> str:
-    # json.dumps escapes newlines inside strings, so one `data:` line carries the whole event.
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, cls=DjangoJSONEncoder)}\n\n"
-
-
-def answer_event_frames(*, events: Iterable[AnswerEvent]) -> Iterator[str]:
-    """Server-sent event frames of an answer in the making; a failure mid-way ends the stream with an error event."""
-    try:
-        for event in events:
-            yield sse_frame(kind=event.kind, data=event.data)
-    except Exception as error:  # the page must hear of it instead of waiting on a stream that just stops
-        logger.exception("answer stream failed")
-        yield sse_frame(kind="error", data={"message": f"The answer could not be completed ({type(error).__name__})."})
-
-
-def event_stream_response(*, frames: Iterator[str], status: int = 200) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(frames, content_type="text/event-stream; charset=utf-8", status=status)
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the events back until the answer is done
-    return response
 
 
 @require_POST
@@ -77,16 +52,14 @@ def answer_stream_events(request: HttpRequest) -> StreamingHttpResponse:
     """POST the ask form; the answer comes back as server-sent events: retrieval, reasoning, answer, statement, done."""
     form = AskForm(request.POST, user=request.user)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
-        return event_stream_response(frames=iter([frame]), status=400)
+        return invalid_form_response(form=form)
     events = services.answer_stream(
         question=form.cleaned_data["question"],
-        collection_ids=[c.id for c in form.cleaned_data["collections"]],
+        collection_ids=form.collection_ids(),
         user=request.user,
         interface=AuditEvent.Interface.ASK_STREAM,
     )
-    return event_stream_response(frames=answer_event_frames(events=events))
+    return events_response(events=events, failure="The answer could not be completed (%(error)s).")
 
 
 @login_required

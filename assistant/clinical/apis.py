@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assistant.accounts.permissions import UsesClinicalPortal
-from assistant.answers.serializers import readable_collection_ids_validate
 from assistant.clinical.forms import SEX_CHOICES
 from assistant.clinical.services import clinical_report_create, clinical_report_dict, clinical_reports_of_user
+from assistant.grounding.serializers import ReadableCollectionsField
 from assistant.models import AuditEvent, ClinicalReport
 
 MAX_LISTED_REPORTS = 100
@@ -27,12 +27,8 @@ class ClinicalReportCreateSerializer(serializers.Serializer):
     vitals = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     history = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     medications = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
-    collections = serializers.ListField(
-        child=serializers.CharField(), min_length=1, help_text="Guideline sets to use: ids or names."
-    )
-
-    def validate_collections(self, values: list[str]) -> list[int]:
-        return readable_collection_ids_validate(values=values, serializer=self, missing="No guideline set {value!r}.")
+    collections = ReadableCollectionsField(help_text="Guideline sets to use: ids or names.",
+                                           error_messages={"unknown": "No guideline set {value!r}."})
 
 
 class ClinicalReportListCreateApi(APIView):

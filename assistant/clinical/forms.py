@@ -5,14 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from assistant.answers.selectors import collections_askable
-from ingestion.models import Collection
-from retrieval.access import Reader
+from assistant.grounding.forms import ReadableCollectionsField, ReadableCollectionsForm
 
 SEX_CHOICES = [("", "—"), ("female", _("Female")), ("male", _("Male")), ("other", _("Other"))]
 
 
-class ClinicalReportForm(forms.Form):
+class ClinicalReportForm(ReadableCollectionsForm):
     complaint = forms.CharField(
         label=_("Chief complaint"),
         max_length=2000,
@@ -28,24 +26,14 @@ class ClinicalReportForm(forms.Form):
     medications = forms.CharField(
         label=_("Current medications"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    collections = forms.ModelMultipleChoiceField(
-        label=_("Guideline sets"), queryset=Collection.objects.none(), widget=forms.CheckboxSelectMultiple
-    )
-
-    def __init__(self, *args: object, user: Reader, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        # Only the sets this user may read are offered, and a posted id of another set is an invalid choice.
-        queryset = collections_askable(user=user)  # evaluated per form: sets indexed since start-up appear
-        self.fields["collections"].queryset = queryset
-        if not self.is_bound:
-            self.initial.setdefault("collections", list(queryset.values_list("id", flat=True)))
+    collections = ReadableCollectionsField(label=_("Guideline sets"))
 
     def report_arguments(self) -> dict:
         """The cleaned fields as clinical_report_stream/create take them."""
         data = self.cleaned_data
         return {
             "complaint": data["complaint"],
-            "collection_ids": [c.id for c in data["collections"]],
+            "collection_ids": self.collection_ids(),
             "age": data["age"],
             "sex": data["sex"],
             "vitals": data["vitals"],

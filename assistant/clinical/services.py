@@ -20,11 +20,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from assistant.answers.services import passage_dict
 from assistant.clinical.reply import SECTIONS, DraftItem, clinical_response_format, report_parse
-from assistant.grounding.events import AnswerEvent, queued_event
+from assistant.grounding.events import GroundedEvent, queued_event
 from assistant.grounding.llm.client import llm_endpoint
 from assistant.grounding.llm.generation import ReplyStats, reasoning_plan, reply_stream
+from assistant.grounding.passages import passage_dict
 from assistant.grounding.prompts import REASONING_PROMPTED, passage_text_defused, passages_block
 from assistant.grounding.support import term_coverage
 from assistant.grounding.verification import statement_verify
@@ -183,7 +183,7 @@ def clinical_report_stream(
     *, complaint: str, collection_ids: Iterable[int], user: Reader, age: int | None = None,
     sex: str = "", vitals: str = "", history: str = "", medications: str = "",
     interface: str = AuditEvent.Interface.COMMAND,
-) -> Iterator[AnswerEvent]:
+) -> Iterator[GroundedEvent]:
     """The report as it forms: retrieval, reasoning deltas, each item once verified, then done (or error first).
 
     Only the sets the user may read are searched; the report is recorded in the audit log under `interface`.
@@ -203,7 +203,7 @@ def clinical_report_stream(
         complaint=complaint, age=age, sex=sex, vitals=vitals, history=history, medications=medications,
         language=language, passages=[c.id for c in chunks],
     )
-    yield AnswerEvent("retrieval", {
+    yield GroundedEvent("retrieval", {
         "passages": [passage_dict(number=n, chunk=c) for n, c in enumerate(chunks, start=1)],
         "retrieval_ms": timings.get("retrieval_ms"),
     })
@@ -224,7 +224,7 @@ def clinical_report_stream(
 
         repeated: set[tuple[str, int]] = set()
 
-        def newly_verified(items: list[DraftItem]) -> Iterator[AnswerEvent]:
+        def newly_verified(items: list[DraftItem]) -> Iterator[GroundedEvent]:
             for item in items:
                 if (item.section, item.index) in verified or (item.section, item.index) in repeated:
                     continue
@@ -235,7 +235,7 @@ def clinical_report_stream(
                 checked = item_verify(item=item, passages=chunks, threshold=threshold, patient=patient)
                 verified[(item.section, item.index)] = checked
                 timings.setdefault("first_item_ms", round((time.perf_counter() - started) * 1000, 1))
-                yield AnswerEvent("item", {"section": item.section, "index": item.index, "item": checked})
+                yield GroundedEvent("item", {"section": item.section, "index": item.index, "item": checked})
 
         try:
             for delta in reply_stream(
@@ -247,14 +247,14 @@ def clinical_report_stream(
                     continue
                 if delta.kind == "reasoning":
                     reasoning_parts.append(delta.text)
-                    yield AnswerEvent("reasoning", {"delta": delta.text})
+                    yield GroundedEvent("reasoning", {"delta": delta.text})
                     continue
                 reply += delta.text
                 yield from newly_verified(report_parse(reply, complete=False))
         except Exception as error:  # the server down, slow or refusing: the complaint and retrieval are kept
             logger.exception("clinical report generation failed")
             report.error = f"{type(error).__name__}: {error}"[:1000]
-            yield AnswerEvent("error", {"message": _generation_error_message(language)})
+            yield GroundedEvent("error", {"message": _generation_error_message(language)})
         yield from newly_verified(report_parse(reply, complete=not report.error))
         report.raw_reply = reply
         report.reasoning = "".join(reasoning_parts).strip()
@@ -275,7 +275,7 @@ def clinical_report_stream(
     report.save()
     report.collections.set(collection_ids)
     clinical_report_audit(report=report, user=user, interface=interface, collection_ids=collection_ids)
-    yield AnswerEvent("done", {"report_id": report.id, "report": clinical_report_dict(report)})
+    yield GroundedEvent("done", {"report_id": report.id, "report": clinical_report_dict(report)})
 
 
 def _item_key(item: DraftItem) -> str:

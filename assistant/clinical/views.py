@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from assistant.accounts.roles import PERMISSION_CLINICAL
-from assistant.answers.views import answer_event_frames, event_stream_response, sse_frame
 from assistant.clinical.export import (
     DISCLAIMER_EN,
     DISCLAIMER_ZH,
@@ -28,8 +27,9 @@ from assistant.clinical.services import (
     clinical_reports_of_user,
     recommendation_count,
 )
+from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import AuditEvent, ClinicalReport
-from ingestion.models import Chunk
+from retrieval.selectors import chunks_in_order
 
 RECENT_REPORTS = 5
 
@@ -75,12 +75,10 @@ def clinical_report_stream_events(request: HttpRequest) -> StreamingHttpResponse
     """POST the portal form; the report comes back as server-sent events: retrieval, reasoning, item, done, error."""
     form = ClinicalReportForm(request.POST, user=request.user)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
-        return event_stream_response(frames=iter([frame]), status=400)
+        return invalid_form_response(form=form)
     events = clinical_report_stream(user=request.user, interface=AuditEvent.Interface.CLINICAL_STREAM,
                                     **form.report_arguments())
-    return event_stream_response(frames=answer_event_frames(events=events))
+    return events_response(events=events, failure="The report could not be completed (%(error)s).")
 
 
 def _own_report(request: HttpRequest, report_id: int) -> ClinicalReport:
@@ -94,7 +92,6 @@ def clinical_report_detail(request: HttpRequest, report_id: int) -> HttpResponse
     report = _own_report(request, report_id)
     sections, unsupported = clinical_sections_for_display(sections=report.sections)
     timings, timing_parts = timings_for_display(timings=report.timings)
-    chunks = {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=report.passages)}
     recommendations = recommendation_count(sections=report.sections)
     return render(
         request,
@@ -106,7 +103,7 @@ def clinical_report_detail(request: HttpRequest, report_id: int) -> HttpResponse
             "unsupported": unsupported,
             "recommendation_count": recommendations,
             # With nothing to recommend, the passages that were read are the useful lead.
-            "closest_passages": [] if recommendations else [chunks[i] for i in report.passages if i in chunks][:5],
+            "closest_passages": [] if recommendations else chunks_in_order(chunk_ids=report.passages)[:5],
             "timings": timings,
             "timing_parts": timing_parts,
             **_disclaimer(),

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from assistant.answers.services import CLOSING_PUNCTUATION
+from assistant.grounding.reply import CLOSING_PUNCTUATION
 from retrieval.language import CJK
 
 QUOTE_SPAN = re.compile(r"^(\d+)-(\d+)$")

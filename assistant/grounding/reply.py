@@ -18,6 +18,7 @@ from langchain_core.utils.json import parse_partial_json
 VERDICTS = ("yes", "no", "maybe")
 MAX_STATEMENTS = 8
 MAX_CITATIONS = 3
+CLOSING_PUNCTUATION = "。！？!?；;."
 
 # A statement made of verdict words only claims nothing: the small model sometimes lists "Yes", "No", "Maybe".
 VERDICT_WORD = re.compile(r"yes|no|maybe|是|否|可能", re.IGNORECASE)

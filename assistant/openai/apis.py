@@ -33,7 +33,6 @@ from rest_framework.views import APIView
 from assistant.accounts.authentication import BearerTokenAuthentication
 from assistant.accounts.permissions import AsksQuestions
 from assistant.answers import services
-from assistant.answers.selectors import collections_askable
 from assistant.answers.serializers import AnswerSerializer
 from assistant.models import AuditEvent
 from assistant.openai.serializers import (
@@ -46,7 +45,7 @@ from assistant.openai.serializers import (
     usage_from_timings,
     yiju_metadata,
 )
-from retrieval.access import Reader, collections_readable
+from retrieval.access import Reader, collections_askable, collections_readable
 from retrieval.language import language_of
 
 logger = logging.getLogger(__name__)

@@ -7,10 +7,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from assistant.answers.selectors import collections_askable
+from assistant.grounding.forms import ReadableCollectionsField, ReadableCollectionsForm
 from assistant.policies.profile import BusinessProfile, ProfileInvalid, profile_validate
-from ingestion.models import Collection
-from retrieval.access import Reader
 
 # Values are the Chinese names the rules read (a 个体工商户 is no legal person); labels follow the interface.
 ENTERPRISE_TYPES = [
@@ -52,7 +50,7 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-class PolicyProfileForm(forms.Form):
+class PolicyProfileForm(ReadableCollectionsForm):
     province = forms.CharField(label=_("Province"), max_length=50, required=False)
     city = forms.CharField(label=_("City"), max_length=50, required=False)
     district = forms.CharField(label=_("District"), max_length=50, required=False)
@@ -85,17 +83,7 @@ class PolicyProfileForm(forms.Form):
         label=_("Other certificates"), max_length=300, required=False, help_text=_("Separate names with commas.")
     )
     notes = forms.CharField(label=_("Notes"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    collections = forms.ModelMultipleChoiceField(
-        label=_("Policy sets to search"), queryset=Collection.objects.none(), widget=forms.CheckboxSelectMultiple
-    )
-
-    def __init__(self, *args: object, user: Reader, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        # Only the sets this user may read are offered, and a posted id of another set is an invalid choice.
-        queryset = collections_askable(user=user)
-        self.fields["collections"].queryset = queryset
-        if not self.is_bound:
-            self.initial.setdefault("collections", list(queryset.values_list("id", flat=True)))
+    collections = ReadableCollectionsField(label=_("Policy sets to search"))
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -132,6 +120,3 @@ class PolicyProfileForm(forms.Form):
     def profile(self) -> BusinessProfile:
         """The validated profile (call after is_valid())."""
         return self.cleaned_data["profile"]
-
-    def collection_ids(self) -> list[int]:
-        return [c.id for c in self.cleaned_data["collections"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from assistant.answers.serializers import readable_collection_ids_validate
+from assistant.grounding.serializers import ReadableCollectionsField
 from assistant.models import PolicyMatchRecord
 from assistant.policies.profile import SIZES, BusinessProfile, ProfileInvalid, profile_validate
 from assistant.policies.services import policy_match_record_dict
@@ -25,11 +25,8 @@ class PolicyMatchCreateSerializer(serializers.Serializer):
     rd_ratio = serializers.FloatField(required=False, allow_null=True, default=None, help_text="0..1.")
     certificates = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, default=list)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    collections = serializers.ListField(child=serializers.CharField(), min_length=1, help_text="Names or ids.")
+    collections = ReadableCollectionsField(help_text="Names or ids.")
     max_policies = serializers.IntegerField(min_value=1, max_value=5, required=False, default=3)
-
-    def validate_collections(self, values: list[str]) -> list[int]:
-        return readable_collection_ids_validate(values=values, serializer=self)
 
     def validate(self, data: dict) -> dict:
         fields = {name: data[name] for name in BusinessProfile.__dataclass_fields__ if name in data}

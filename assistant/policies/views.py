@@ -4,7 +4,6 @@ history, and the CSV and PDF exports."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -14,13 +13,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from assistant.accounts.roles import PERMISSION_POLICY
-from assistant.answers.views import event_stream_response, sse_frame
+from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policies.export import policy_match_csv_text, policy_match_pdf
 from assistant.policies.forms import PolicyProfileForm
 from assistant.policies.presentation import missing_label, policies_for_display, profile_rows, status_label
 from assistant.policies.services import (
-    PolicyMatchEvent,
     policy_match_store,
     policy_match_stream_store,
     policy_matches_of_user,
@@ -101,19 +99,6 @@ def _js_labels() -> dict:
     }
 
 
-def policy_event_frames(*, events: Iterable[PolicyMatchEvent]) -> Iterator[str]:
-    """SSE frames of a match in the making; a failure the service did not catch still ends with an error event."""
-    try:
-        for event in events:
-            yield sse_frame(kind=event.kind, data=event.data)
-    except Exception as error:  # the page must hear of it instead of waiting on a stream that just stops
-        logger.exception("policy stream failed")
-        yield sse_frame(
-            kind="error",
-            data={"message": _("The matching could not be completed (%(error)s).") % {"error": type(error).__name__}},
-        )
-
-
 @require_POST
 @login_required
 @permission_required(PERMISSION_POLICY, raise_exception=True)
@@ -121,14 +106,12 @@ def policy_stream(request: HttpRequest) -> StreamingHttpResponse:
     """POST the form; results come back as server-sent events: retrieval, policy (each checked), error, done."""
     form = PolicyProfileForm(request.POST, user=request.user)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        frame = sse_frame(kind="error", data={"message": message, "errors": form.errors.get_json_data()})
-        return event_stream_response(frames=iter([frame]), status=400)
+        return invalid_form_response(form=form)
     events = policy_match_stream_store(
         profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language(),
         interface=AuditEvent.Interface.POLICY_STREAM,
     )
-    return event_stream_response(frames=policy_event_frames(events=events))
+    return events_response(events=events, failure=_("The matching could not be completed (%(error)s)."))
 
 
 def _own_record(request: HttpRequest, match_id: int) -> PolicyMatchRecord:

@@ -115,9 +115,11 @@ def test_admin_list_filters_by_user_interface_and_set_and_exports_csv(admin_clie
     first, second = Collection.objects.get(name="高血压指南"), Collection.objects.get(name="clinic")
     alice, bob = user_create("alice"), user_create("bob")
     audit_record(interface=AuditEvent.Interface.ASK_PAGE, action=AuditEvent.Action.QUESTION, user=alice,
-                 collection_ids=[first.id], question="血压多少算高？", text="答案[1]", chunk_ids=[1, 2])
+                 collection_ids=[first.id], collection_names={first.id: first.name}, question="血压多少算高？",
+                 text="答案[1]", chunk_ids=[1, 2])
     audit_record(interface=AuditEvent.Interface.ANSWER_API, action=AuditEvent.Action.QUESTION, user=bob,
-                 collection_ids=[second.id], question="What is the target?")
+                 collection_ids=[second.id], collection_names={second.id: second.name},
+                 question="What is the target?")
 
     def listed(query: str) -> str:
         response = admin_client.get(f"/admin/assistant/auditevent/?{query}")

@@ -24,8 +24,6 @@ from retrieval.access import (
     ROLE_CLINICIAN,
     ROLE_POLICY_OFFICER,
     ROLE_READ_ONLY,
-    CollectionsNotReadable,
-    collection_ids_permitted,
     collections_readable,
 )
 from retrieval.services import passages_retrieve
@@ -122,9 +120,6 @@ def test_readable_sets_follow_the_groups_and_ungranted_sets_are_for_admins_only(
     alice.is_active = False
     alice.save()
     assert not collections_readable(reader=alice).exists()
-    with pytest.raises(CollectionsNotReadable):
-        collection_ids_permitted(reader=bob, collection_ids=[sets["shared"].id, sets["cardiology"].id])
-    assert collection_ids_permitted(reader=bob, collection_ids=[sets["shared"].id]) == [sets["shared"].id]
 
 
 def test_retrieval_itself_never_returns_a_chunk_of_an_unreadable_set(sets, alice) -> None:
