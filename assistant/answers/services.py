@@ -8,17 +8,16 @@ against the passages it cites, and store the answer with its citations and timin
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
 from langchain_core.messages import BaseMessage
 
-from assistant.grounding.events import GroundedEvent, queued_event
-from assistant.grounding.llm.client import LlmEndpoint, llm_endpoint
-from assistant.grounding.llm.generation import ReplyStats, reasoning_plan, reply_completion, reply_stream
+from assistant.answers.prompts import answer_messages
+from assistant.grounding.events import GroundedEvent
+from assistant.grounding.llm.generation import reply_completion
 from assistant.grounding.passages import passage_dict
-from assistant.grounding.prompts import answer_continuation, answer_messages
+from assistant.grounding.prompts import answer_continuation
 from assistant.grounding.reply import (
     CLOSING_PUNCTUATION,
     DraftAnswer,
@@ -30,15 +29,18 @@ from assistant.grounding.reply import (
     verdict_prefix,
     verdict_read,
 )
+from assistant.grounding.run import (
+    Generation,
+    GroundedRecipe,
+    grounded_record,
+    grounded_run,
+    unavailable_message,
+)
 from assistant.grounding.verification import VerifiedStatement, statement_verify
 from assistant.models import Answer, AuditEvent
-from audit.actors import Actor
-from audit.services import audit_record
 from ingestion.models import Chunk
-from ingestion.selectors import collection_names_get
-from retrieval.access import Reader, readable_collection_ids
+from retrieval.access import Reader
 from retrieval.language import CJK, language_of
-from retrieval.services import passages_retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,96 @@ def _visible_text(draft: DraftAnswer, language: str) -> str:
     return ("" if language == "zh" else " ").join(s.text for s in draft.statements if s.text)
 
 
+class AnswerRecipe(GroundedRecipe):
+    """The answer's part of the grounded run: cited statements, each verified as soon as it is complete."""
+
+    action = AuditEvent.Action.QUESTION
+
+    def __init__(self, *, question: str, k: int | None) -> None:
+        self.query = question
+        self.language = language_of(question)
+        self.k = k
+        self.yes_no = is_yes_no_question(question)
+        self.output_format = response_format(yes_no=self.yes_no)
+
+    def record_new(self, *, user: Reader, chunks: list[Chunk]) -> Answer:
+        return Answer(question=self.query, language=self.language, passages=[c.id for c in chunks],
+                      user=user if user is not None and user.is_authenticated else None,
+                      text=NO_EVIDENCE_TEXT[self.language])
+
+    def messages(self, *, chunks: list[Chunk], prompted_reasoning: bool) -> list[BaseMessage]:
+        return answer_messages(question=self.query, chunks=chunks, prompted_reasoning=prompted_reasoning)
+
+    def reader(self, *, chunks: list[Chunk]) -> StatementReader:
+        return StatementReader(chunks=chunks, language=self.language, yes_no=self.yes_no)
+
+    def conclude(self, *, record: Answer, generation: Generation, reader: StatementReader,
+                 chunks: list[Chunk]) -> None:
+        record.model = generation.model
+        record.raw_reply = generation.reply
+        record.reasoning = generation.reasoning
+        generation.timings["stopped_repeating"] = generation.stopped
+        generation.timings.setdefault("first_statement_ms", None)
+        if generation.error:
+            record.error = generation.error
+            record.text = unavailable_message(language=self.language)  # not "the documents do not answer": unasked
+        _answer_conclude(answer=record, verified=reader.verified, verdict=reader.verdict, chunks=chunks)
+
+    def audit(self, *, record: Answer) -> dict:
+        return {
+            "question": record.question, "chunk_ids": record.passages, "text": record.text,
+            "citations": record.citations, "model": record.model, "timings": record.timings,
+            "object_type": "answer",
+            "detail": {"grounded": record.grounded, "verdict": record.verdict,
+                       "supported_share": record.supported_share, "statements": record.statements,
+                       "error": record.error},
+        }
+
+    def done(self, *, record: Answer) -> dict:
+        return {"answer_id": record.id}
+
+
+class StatementReader:
+    """Reads the cited-answer reply as it grows: the visible text, then each statement verified once complete. A
+    model that starts repeating a statement is stopped (small models loop on one until the token limit)."""
+
+    def __init__(self, *, chunks: list[Chunk], language: str, yes_no: bool) -> None:
+        self.chunks, self.language, self.yes_no = chunks, language, yes_no
+        self.threshold = settings.CITATION_SUPPORT_THRESHOLD
+        self.verified: list[VerifiedStatement] = []
+        self.verdict = ""
+        self.shown = ""
+        self.stop = False
+
+    def _verify_new(self, statements: Sequence[DraftStatement], generation: Generation) -> Iterator[GroundedEvent]:
+        for index, statement in enumerate(statements[len(self.verified):], start=len(self.verified)):
+            self.verified.append(statement_verify(index=index, draft=statement, passages=self.chunks,
+                                                  threshold=self.threshold))
+            generation.timings.setdefault("first_statement_ms", generation.ms_since_start())
+            yield GroundedEvent("statement", self.verified[-1].as_dict())
+
+    def read(self, reply: str, generation: Generation) -> Iterator[GroundedEvent]:
+        draft = answer_parse(reply, complete=False)
+        visible = _visible_text(draft, self.language)
+        if visible.startswith(self.shown) and len(visible) > len(self.shown):
+            yield GroundedEvent("answer", {"delta": visible[len(self.shown):]})
+            self.shown = visible
+        finished = finished_statements(draft)
+        if _repeats(finished):
+            self.stop = True
+            return
+        yield from self._verify_new(finished, generation)
+
+    def finish(self, reply: str, generation: Generation, *, complete: bool) -> Iterator[GroundedEvent]:
+        draft = answer_parse(reply, complete=not generation.stopped)
+        final = _unrepeated(finished_statements(draft)) if generation.stopped else draft.statements
+        self.verdict = draft.verdict
+        if self.yes_no and final and not self.verdict and not generation.error:
+            # stopped for repeating, or cut at the token limit: the model completes its verdict
+            self.verdict = _verdict_completed(generation=generation, statements=final)
+        yield from self._verify_new(final, generation)
+
+
 def answer_stream(
     *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
     interface: str = AuditEvent.Interface.COMMAND,
@@ -84,118 +176,26 @@ def answer_stream(
     (interfaces refuse a request naming others before this). The question is recorded in the audit log with what
     was shown, under `interface`.
     """
-    started = time.perf_counter()
-    collection_ids = readable_collection_ids(reader=user, collection_ids=collection_ids)
-    language = language_of(question)
-    retrieval = passages_retrieve(query=question, collection_ids=collection_ids, reader=user, k=k)
-    chunks = [p.chunk for p in retrieval.passages]
-    timings: dict[str, float | int | bool | None] = {
-        key: round(value, 1) for key, value in retrieval.timings_ms.items()
-    }
-    answer = Answer(
-        question=question,
-        language=language,
-        user=user if user is not None and user.is_authenticated else None,
-        passages=[c.id for c in chunks],
-        text=NO_EVIDENCE_TEXT[language],
-    )
-    yield GroundedEvent("retrieval", {
-        "passages": [passage_dict(number=n, chunk=c) for n, c in enumerate(chunks, start=1)],
-        "retrieval_ms": timings.get("retrieval_ms"),
-    })
-
-    verified: list[VerifiedStatement] = []
-    if chunks:  # no passage at all: nothing to reason over, so the model is not asked to guess
-        endpoint = llm_endpoint()
-        answer.model = endpoint.model
-        stats = ReplyStats()
-        reasoning_parts: list[str] = []
-        reply = ""
-        shown = ""
-        threshold = settings.CITATION_SUPPORT_THRESHOLD
-        repeated = False
-        reasoning_mode, reasoning_budget = reasoning_plan(endpoint=endpoint)
-        yes_no = is_yes_no_question(question)
-        messages = answer_messages(
-            question=question, chunks=chunks, prompted_reasoning=reasoning_mode == "prompted" and reasoning_budget > 0
-        )
-        try:
-            for delta in reply_stream(
-                endpoint=endpoint, messages=messages, stats=stats, reasoning_mode=reasoning_mode,
-                reasoning_budget=reasoning_budget, output_format=response_format(yes_no=yes_no),
-            ):
-                if delta.kind == "queued":
-                    yield queued_event(ahead=delta.ahead, language=language)
-                    continue
-                if delta.kind == "reasoning":
-                    reasoning_parts.append(delta.text)
-                    yield GroundedEvent("reasoning", {"delta": delta.text})
-                    continue
-                reply += delta.text
-                draft = answer_parse(reply, complete=False)
-                visible = _visible_text(draft, language)
-                if visible.startswith(shown) and len(visible) > len(shown):
-                    yield GroundedEvent("answer", {"delta": visible[len(shown):]})
-                    shown = visible
-                finished = finished_statements(draft)
-                if _repeats(finished):
-                    # Small models loop on a statement until the token limit; what follows adds nothing.
-                    repeated = True
-                    break
-                for index, statement in enumerate(finished[len(verified):], start=len(verified)):
-                    verified.append(statement_verify(index=index, draft=statement, passages=chunks,
-                                                     threshold=threshold))
-                    timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
-                    yield GroundedEvent("statement", verified[-1].as_dict())
-        except Exception as error:  # the server down, slow or refusing: the question and retrieval are kept
-            logger.exception("generation failed")
-            answer.error = f"{type(error).__name__}: {error}"[:1000]
-            answer.text = _generation_error_message(language)  # not "the documents do not answer": unasked
-            yield GroundedEvent("error", {"message": _generation_error_message(language)})
-        draft = answer_parse(reply, complete=not repeated)
-        final = _unrepeated(finished_statements(draft)) if repeated else draft.statements
-        verdict = draft.verdict
-        if yes_no and final and not verdict and not answer.error:  # stopped for repeating, or cut at the token limit
-            verdict = _verdict_completed(endpoint=endpoint, messages=messages, reasoning="".join(reasoning_parts),
-                                         statements=final, stats=stats)
-        for index, statement in enumerate(final[len(verified):], start=len(verified)):
-            verified.append(statement_verify(index=index, draft=statement, passages=chunks, threshold=threshold))
-            timings.setdefault("first_statement_ms", round((time.perf_counter() - started) * 1000, 1))
-            yield GroundedEvent("statement", verified[-1].as_dict())
-        answer.raw_reply = reply
-        answer.reasoning = "".join(reasoning_parts).strip()
-        generation_end = time.perf_counter()
-        timings.update({
-            "ttft_ms": round((stats.first_token_at - started) * 1000, 1) if stats.first_token_at else None,
-            "generation_ms": round((generation_end - stats.started) * 1000, 1),
-            "input_tokens": stats.input_tokens,
-            "reasoning_tokens": stats.reasoning_tokens,
-            "answer_tokens": stats.answer_tokens,
-            "reasoning_truncated": stats.reasoning_truncated,
-            "guided_json": stats.guided,
-            "llm_requests": stats.requests,
-            "stopped_repeating": repeated,
-        })
-        _answer_conclude(answer=answer, verified=verified, verdict=verdict, chunks=chunks)
-    timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    answer.timings = timings
-    answer.save()
-    answer.collections.set(collection_ids)
-    answer_audit(answer=answer, user=user, interface=interface, collection_ids=collection_ids)
-    from assistant.answers.serializers import AnswerSerializer  # imported here: the serializers import this module
-
-    yield GroundedEvent("done", {"answer_id": answer.id, "answer": AnswerSerializer(answer).data})
+    return grounded_run(recipe=AnswerRecipe(question=question, k=k), user=user, collection_ids=collection_ids,
+                        interface=interface)
 
 
-def _verdict_completed(
-    *, endpoint: LlmEndpoint, messages: Sequence[BaseMessage], reasoning: str,
-    statements: Sequence[DraftStatement], stats: ReplyStats,
-) -> str:
+def question_answer(
+    *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
+    interface: str = AuditEvent.Interface.COMMAND,
+) -> Answer:
+    """A stored answer in which every shown statement is checked against the passage it cites, or "no evidence"."""
+    return grounded_record(answer_stream(question=question, collection_ids=collection_ids, user=user, k=k,
+                                         interface=interface))
+
+
+def _verdict_completed(*, generation: Generation, statements: Sequence[DraftStatement]) -> str:
     """The verdict of a reply stopped before it: the model completes its own statements' JSON up to the verdict."""
-    continued = answer_continuation(messages=messages, reasoning=reasoning,
+    continued = answer_continuation(messages=generation.messages, reasoning=generation.reasoning,
                                     prefix=verdict_prefix(list(statements)))
     try:
-        return verdict_read(reply_completion(endpoint=endpoint, messages=continued, stats=stats, max_tokens=3))
+        return verdict_read(reply_completion(endpoint=generation.endpoint, messages=continued,
+                                             stats=generation.stats, max_tokens=3))
     except Exception:  # the statements stand without a verdict
         logger.exception("verdict completion failed")
         return ""
@@ -240,33 +240,3 @@ def _unrepeated(statements: Sequence[DraftStatement]) -> list[DraftStatement]:
             seen.add(_statement_key(statement))
             kept.append(statement)
     return kept
-
-
-def _generation_error_message(language: str) -> str:
-    if language == "zh":
-        return "模型服务暂时不可用或超时；已保存问题和检索到的段落，请稍后重试。"
-    return "The model server is unavailable or timed out; the question and the retrieved passages are kept. " \
-           "Please try again."
-
-
-def question_answer(
-    *, question: str, collection_ids: Iterable[int], user: Reader, k: int | None = None,
-    interface: str = AuditEvent.Interface.COMMAND,
-) -> Answer:
-    """A stored answer in which every shown statement is checked against the passage it cites, or "no evidence"."""
-    answer_id = None
-    for event in answer_stream(question=question, collection_ids=collection_ids, user=user, k=k, interface=interface):
-        if event.kind == "done":
-            answer_id = event.data["answer_id"]
-    return Answer.objects.get(id=answer_id)
-
-
-def answer_audit(*, answer: Answer, user: Actor, interface: str, collection_ids: list[int]) -> AuditEvent:
-    return audit_record(
-        interface=interface, action=AuditEvent.Action.QUESTION, user=user, collection_ids=collection_ids,
-        collection_names=collection_names_get(collection_ids=collection_ids),
-        question=answer.question, chunk_ids=answer.passages, text=answer.text, citations=answer.citations,
-        model=answer.model, timings=answer.timings, object_type="answer", object_ids=[answer.id],
-        detail={"grounded": answer.grounded, "verdict": answer.verdict, "supported_share": answer.supported_share,
-                "statements": answer.statements, "error": answer.error},
-    )

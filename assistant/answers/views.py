@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from assistant.accounts.roles import PERMISSION_ASK
 from assistant.answers import services
+from assistant.answers.apis import AnswerOutputSerializer
 from assistant.answers.forms import AskForm
 from assistant.answers.selectors import answer_passages, answers_of_user
 from assistant.answers.services import CLOSEST_PASSAGES
@@ -59,7 +60,8 @@ def answer_stream_events(request: HttpRequest) -> StreamingHttpResponse:
         user=request.user,
         interface=AuditEvent.Interface.ASK_STREAM,
     )
-    return events_response(events=events, failure="The answer could not be completed (%(error)s).")
+    return events_response(events=events, failure="The answer could not be completed (%(error)s).",
+                           done=lambda answer: {"answer": AnswerOutputSerializer(answer).data})
 
 
 @login_required

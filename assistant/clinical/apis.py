@@ -1,11 +1,14 @@
 """REST API of the clinician portal: create a report from a complaint and patient facts, read one, list one's own.
 
 Authentication is the API's default (session, basic or `Authorization: Bearer TOKEN`); a report is its author's only.
+The nested serializers are the API's shapes: they read the request, write the response and describe both in the
+OpenAPI schema.
 """
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,34 +16,103 @@ from rest_framework.views import APIView
 
 from assistant.accounts.permissions import UsesClinicalPortal
 from assistant.clinical.forms import SEX_CHOICES
-from assistant.clinical.services import clinical_report_create, clinical_report_dict, clinical_reports_of_user
-from assistant.grounding.serializers import ReadableCollectionsField
+from assistant.clinical.reply import SECTION_FIELDS, SECTIONS
+from assistant.clinical.selectors import clinical_reports_of_user
+from assistant.clinical.services import clinical_report_create, recommendation_count
+from assistant.grounding.serializers import (
+    RETRY_AFTER,
+    ReadableCollectionsField,
+    StatementSerializer,
+    api_errors,
+    id_parameter,
+)
 from assistant.models import AuditEvent, ClinicalReport
 
 MAX_LISTED_REPORTS = 100
 
 
-class ClinicalReportCreateSerializer(serializers.Serializer):
-    complaint = serializers.CharField(max_length=2000, help_text="The chief complaint, in Chinese or English.")
-    age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=130, default=None)
-    sex = serializers.ChoiceField(choices=[value for value, _ in SEX_CHOICES], required=False, default="")
-    vitals = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    history = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    medications = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
-    collections = ReadableCollectionsField(help_text="Guideline sets to use: ids or names.",
-                                           error_messages={"unknown": "No guideline set {value!r}."})
+class ClinicalItemSerializer(StatementSerializer):
+    """A report item: its section, its text fields and its verification (as a statement's)."""
+
+    section = serializers.CharField()
+
+
+def _section_item_serializer(section: str) -> type[ClinicalItemSerializer]:
+    fields = {name: serializers.CharField(allow_blank=True, required=False) for name in SECTION_FIELDS[section]}
+    name = "".join(part.title() for part in section.split("_"))
+    return type(f"Clinical{name}ItemSerializer", (ClinicalItemSerializer,), fields)
+
+
+ClinicalSectionsSerializer = type("ClinicalSectionsSerializer", (serializers.Serializer,), {
+    section: _section_item_serializer(section)(many=True, required=False) for section in SECTIONS
+})
+
+
+class ClinicalReportOutputSerializer(serializers.ModelSerializer):
+    collections = serializers.SerializerMethodField(help_text="Guideline set ids.")
+    sections = serializers.SerializerMethodField()
+    recommendation_count = serializers.SerializerMethodField(
+        help_text="Supported items: only these are recommendations."
+    )
+    passages = serializers.ListField(child=serializers.IntegerField(), help_text="Chunk ids given to the model.")
+    medications = serializers.CharField(allow_blank=True, help_text="The patient's current medications.")
+    error = serializers.CharField(allow_blank=True, help_text="Why generation failed, when it did.")
+    timings = serializers.DictField()
+
+    class Meta:
+        model = ClinicalReport
+        ref_name = "ClinicalReport"
+        fields = ["id", "complaint", "age", "sex", "vitals", "history", "medications", "collections", "language",
+                  "sections", "recommendation_count", "passages", "reasoning", "model", "timings", "error",
+                  "created_at"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_collections(self, report: ClinicalReport) -> list[int]:
+        return sorted(c.id for c in report.collections.all())  # uses a prefetch when the list has one
+
+    @extend_schema_field(ClinicalSectionsSerializer)
+    def get_sections(self, report: ClinicalReport) -> dict:
+        # In SECTIONS order: JSONB stores an object's keys shortest first.
+        return ClinicalSectionsSerializer({section: report.sections.get(section, []) for section in SECTIONS}).data
+
+    def get_recommendation_count(self, report: ClinicalReport) -> int:
+        return recommendation_count(sections=report.sections)
 
 
 class ClinicalReportListCreateApi(APIView):
     permission_classes = [UsesClinicalPortal]
 
+    class InputSerializer(serializers.Serializer):
+        complaint = serializers.CharField(max_length=2000, help_text="The chief complaint, in Chinese or English.")
+        age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=130, default=None)
+        sex = serializers.ChoiceField(choices=[value for value, _ in SEX_CHOICES], required=False, default="")
+        vitals = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        history = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        medications = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+        collections = ReadableCollectionsField(help_text="Guideline sets to use: ids or names.",
+                                               error_messages={"unknown": "No guideline set {value!r}."})
+
+        class Meta:
+            ref_name = "ClinicalReportCreate"
+
+    OutputSerializer = ClinicalReportOutputSerializer
+
+    @extend_schema(
+        parameters=[RETRY_AFTER], tags=["clinical"], operation_id="clinical_reports_list",
+        summary="One's reports, newest first", responses={200: OutputSerializer(many=True), **api_errors()},
+    )
     def get(self, request: Request) -> Response:
         """The user's reports, newest first (the latest MAX_LISTED_REPORTS)."""
         reports = clinical_reports_of_user(user=request.user)[:MAX_LISTED_REPORTS]
-        return Response([clinical_report_dict(report) for report in reports])
+        return Response(self.OutputSerializer(reports, many=True).data)
 
+    @extend_schema(
+        parameters=[RETRY_AFTER], tags=["clinical"], operation_id="clinical_reports_create",
+        summary="A report from a complaint and patient facts", request=InputSerializer,
+        responses={201: OutputSerializer, **api_errors(validation=True)},
+    )
     def post(self, request: Request) -> Response:
-        payload = ClinicalReportCreateSerializer(data=request.data, context={"user": request.user})
+        payload = self.InputSerializer(data=request.data, context={"user": request.user})
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         report = clinical_report_create(
@@ -54,12 +126,19 @@ class ClinicalReportListCreateApi(APIView):
             medications=data["medications"],
             interface=AuditEvent.Interface.CLINICAL_API,
         )
-        return Response(clinical_report_dict(report), status=status.HTTP_201_CREATED)
+        return Response(self.OutputSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
 class ClinicalReportDetailApi(APIView):
     permission_classes = [UsesClinicalPortal]
 
+    OutputSerializer = ClinicalReportOutputSerializer
+
+    @extend_schema(
+        tags=["clinical"], operation_id="clinical_reports_retrieve", summary="Read one of one's reports",
+        parameters=[id_parameter("report_id", "report"), RETRY_AFTER],
+        responses={200: OutputSerializer, **api_errors(not_found=True)},
+    )
     def get(self, request: Request, report_id: int) -> Response:
         report = get_object_or_404(ClinicalReport, id=report_id, user=request.user)
-        return Response(clinical_report_dict(report))
+        return Response(self.OutputSerializer(report).data)

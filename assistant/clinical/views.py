@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from assistant.accounts.roles import PERMISSION_CLINICAL
+from assistant.clinical.apis import ClinicalReportOutputSerializer
 from assistant.clinical.export import (
     DISCLAIMER_EN,
     DISCLAIMER_ZH,
@@ -21,12 +22,8 @@ from assistant.clinical.export import (
 )
 from assistant.clinical.forms import ClinicalReportForm
 from assistant.clinical.reply import SECTION_FIELDS
-from assistant.clinical.services import (
-    clinical_report_create,
-    clinical_report_stream,
-    clinical_reports_of_user,
-    recommendation_count,
-)
+from assistant.clinical.selectors import clinical_reports_of_user
+from assistant.clinical.services import clinical_report_create, clinical_report_stream, recommendation_count
 from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import AuditEvent, ClinicalReport
 from retrieval.selectors import chunks_in_order
@@ -78,7 +75,8 @@ def clinical_report_stream_events(request: HttpRequest) -> StreamingHttpResponse
         return invalid_form_response(form=form)
     events = clinical_report_stream(user=request.user, interface=AuditEvent.Interface.CLINICAL_STREAM,
                                     **form.report_arguments())
-    return events_response(events=events, failure="The report could not be completed (%(error)s).")
+    return events_response(events=events, failure="The report could not be completed (%(error)s).",
+                           done=lambda report: {"report": ClinicalReportOutputSerializer(report).data})
 
 
 def _own_report(request: HttpRequest, report_id: int) -> ClinicalReport:

@@ -1,17 +1,22 @@
-"""What an answer in the making reports, in order: retrieval, reasoning and answer text, verified statements, done."""
+"""What a grounded result in the making reports, in order: retrieval, queue place, reasoning, the feature's own
+events (answer text and statements, report items, policies), then done (or error first)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-GroundedEventKind = Literal["retrieval", "queued", "reasoning", "answer", "statement", "item", "done", "error"]
+GroundedEventKind = Literal[
+    "retrieval", "queued", "reasoning", "answer", "statement", "item", "policy", "done", "error",
+]
 
 
 @dataclass(frozen=True)
 class GroundedEvent:
     kind: GroundedEventKind
     data: dict[str, Any] = field(default_factory=dict)
+    # The stored record on "done", for callers that want the model rather than its page form (never sent).
+    record: Any = field(default=None, compare=False, repr=False)
 
 
 def queued_event(*, ahead: int, language: str) -> GroundedEvent:

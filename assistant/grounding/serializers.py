@@ -1,7 +1,10 @@
-"""The document-set list every feature's API takes: names or ids, each one the caller may read."""
+"""What every feature's API shares: the document-set list it takes, the passages and verified citations its output
+cites, and the errors and parameters it declares in the OpenAPI schema."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from retrieval.access import collection_readable_lookup
@@ -28,3 +31,84 @@ class ReadableCollectionsField(serializers.ListField):
                 raise serializers.ValidationError(self.error_messages["unknown"].format(value=value))
             ids.append(collection.id)
         return ids
+
+
+# --- What every feature's output cites: passages and verified citations, described once for the responses and
+# the OpenAPI schema alike.
+
+
+class PassageSerializer(serializers.Serializer):
+    """A passage given to the model: [number] in the answer, its chunk, document, section and pages."""
+
+    number = serializers.IntegerField(help_text="1-based position in the prompt: the n of [n].")
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    document_title = serializers.CharField()
+    section_path = serializers.CharField(allow_blank=True)
+    page_start = serializers.IntegerField(allow_null=True)
+    page_end = serializers.IntegerField(allow_null=True)
+
+
+class VerifiedCitationSerializer(PassageSerializer):
+    """A citation checked against its passage: the quote as located (or the best sentence when it was not there)."""
+
+    quote = serializers.CharField(allow_blank=True)
+    quote_start = serializers.IntegerField(help_text="Character offset of the quote in the passage.")
+    quote_end = serializers.IntegerField()
+    quote_found = serializers.BooleanField(help_text="Whether the model's own quote occurs in the passage.")
+    support = serializers.FloatField(help_text="How well the passage supports the statement, 0..1.")
+
+
+class StatementSerializer(serializers.Serializer):
+    """A statement (or report item) with its verification against the passages it cites."""
+
+    index = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True)
+    supported = serializers.BooleanField()
+    support = serializers.FloatField(required=False)
+    method = serializers.CharField(
+        required=False,
+        help_text='"cited", "matched" (another passage supports it), "unsupported" or "restates_patient".',
+    )
+    citations = VerifiedCitationSerializer(many=True)
+    invalid_citations = serializers.IntegerField(required=False, help_text="Markers naming no given passage.")
+
+
+# --- Errors and parameters every API declares
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    """DRF's error body: authentication, permission, not found, throttled (with a Retry-After header)."""
+
+    detail = serializers.CharField()
+
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429],
+    description="Seconds until the caller may ask again.",
+)
+VALIDATION_ERROR = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="Field errors: each field named with its messages (`non_field_errors` for the whole body).",
+)
+MAX_ID = 2**63 - 1  # ids are 64-bit
+
+
+def api_errors(*, validation: bool = False, not_found: bool = False) -> dict:
+    """The error responses of an API: credentials, role, rate; and field errors or an unknown id where they apply."""
+    responses: dict = {
+        401: OpenApiResponse(ErrorDetailSerializer, description="Credentials given but wrong."),
+        403: OpenApiResponse(ErrorDetailSerializer, description="Not signed in, or the role may not use this."),
+        429: OpenApiResponse(ErrorDetailSerializer, description="Over the request rate; see Retry-After."),
+    }
+    if validation:
+        responses[400] = VALIDATION_ERROR
+    if not_found:
+        responses[404] = OpenApiResponse(ErrorDetailSerializer, description="None of the caller's has this id.")
+    return responses
+
+
+def id_parameter(name: str, what: str) -> OpenApiParameter:
+    # The route's <int:...> takes digits only: a negative number is no route at all (Django's own 404 page).
+    return OpenApiParameter(name, {"type": "integer", "minimum": 0, "maximum": MAX_ID}, OpenApiParameter.PATH,
+                            description=f"The {what}'s id.")

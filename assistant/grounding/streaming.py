@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,12 +23,18 @@ def sse_frame(*, kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, cls=DjangoJSONEncoder)}\n\n"
 
 
-def event_frames(*, events: Iterable[GroundedEvent], failure: str) -> Iterator[str]:
+def event_frames(
+    *, events: Iterable[GroundedEvent], failure: str, done: Callable[[Any], dict] | None = None,
+) -> Iterator[str]:
     """The frames of a result in the making; a failure the service did not catch still ends with an error event
-    (`failure`, a message with an %(error)s place for the exception's name)."""
+    (`failure`, a message with an %(error)s place for the exception's name). `done` adds the stored record as the
+    page shows it (the feature's API Output serializer) to the "done" event."""
     try:
         for event in events:
-            yield sse_frame(kind=event.kind, data=event.data)
+            data = event.data
+            if event.kind == "done" and done is not None and event.record is not None:
+                data = {**data, **done(event.record)}
+            yield sse_frame(kind=event.kind, data=data)
     except Exception as error:  # the page must hear of it instead of waiting on a stream that just stops
         logger.exception("event stream failed")
         yield sse_frame(kind="error", data={"message": failure % {"error": type(error).__name__}})
@@ -40,8 +47,10 @@ def event_stream_response(*, frames: Iterator[str], status: int = 200) -> Stream
     return response
 
 
-def events_response(*, events: Iterable[GroundedEvent], failure: str) -> StreamingHttpResponse:
-    return event_stream_response(frames=event_frames(events=events, failure=failure))
+def events_response(
+    *, events: Iterable[GroundedEvent], failure: str, done: Callable[[Any], dict] | None = None,
+) -> StreamingHttpResponse:
+    return event_stream_response(frames=event_frames(events=events, failure=failure, done=done))
 
 
 def invalid_form_response(*, form: forms.Form) -> StreamingHttpResponse:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.parsers import JSONParser
@@ -33,11 +34,16 @@ from rest_framework.views import APIView
 from assistant.accounts.authentication import BearerTokenAuthentication
 from assistant.accounts.permissions import AsksQuestions
 from assistant.answers import services
-from assistant.answers.serializers import AnswerSerializer
+from assistant.answers.apis import AnswerOutputSerializer
+from assistant.grounding.serializers import RETRY_AFTER
 from assistant.models import AuditEvent
 from assistant.openai.serializers import (
+    SSE_EVENT,
     YIJU_MODEL,
     ChatCompletionRequestSerializer,
+    ChatCompletionSerializer,
+    ModelListSerializer,
+    OpenAiErrorSerializer,
     chat_completion,
     chat_completion_chunk,
     citations_with_quotes,
@@ -113,9 +119,25 @@ def collection_ids_of_model(*, model: str, collection_names: list[str] | None, u
     return [collection.id]
 
 
+def _openai_errors(*codes: int) -> dict:
+    return {code: OpenApiResponse(OpenAiErrorSerializer, description="An OpenAI-shaped error.") for code in codes}
+
+
 class ChatCompletionsApi(OpenAiApiView):
     permission_classes = [AsksQuestions]
 
+    @extend_schema(
+        parameters=[RETRY_AFTER], tags=["openai"], operation_id="chat_completions_create",
+        summary="OpenAI-compatible chat completion answered from document sets",
+        description="With `\"stream\": true` the reply is `text/event-stream`: `chat.completion.chunk` frames, "
+        "the last with `citations`, `yiju` and `usage`, then `data: [DONE]`.",
+        request=ChatCompletionRequestSerializer,
+        responses={
+            (200, "application/json"): ChatCompletionSerializer,
+            (200, "text/event-stream"): OpenApiResponse(SSE_EVENT, description="Server-sent events."),
+            **_openai_errors(400, 401, 403, 404, 429),
+        },
+    )
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         payload = ChatCompletionRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -134,9 +156,9 @@ class ChatCompletionsApi(OpenAiApiView):
             return response
         answer = services.question_answer(question=body["question"], collection_ids=collection_ids,
                                           user=request.user, interface=AuditEvent.Interface.OPENAI_API)
-        completion = chat_completion(answer=AnswerSerializer(answer).data, model=body["model"],
+        completion = chat_completion(answer=AnswerOutputSerializer(answer).data, model=body["model"],
                                      created=int(answer.created_at.timestamp()))
-        return Response(completion, status=status.HTTP_200_OK)
+        return Response(ChatCompletionSerializer(completion).data, status=status.HTTP_200_OK)
 
 
 def _data_frame(payload: dict | str) -> str:
@@ -183,7 +205,7 @@ def completion_chunk_frames(
                 elif show_unsupported:
                     held_back.append(shown)
             elif event.kind == "done":
-                answer = event.data["answer"]
+                answer = AnswerOutputSerializer(event.record).data
                 if answer["grounded"] and held_back:
                     yield content(held_back)
                 elif not content_sent:  # "the documents do not answer this", said once at the end
@@ -206,6 +228,11 @@ class ModelsApi(OpenAiApiView):
 
     permission_classes = [AsksQuestions]
 
+    @extend_schema(
+        parameters=[RETRY_AFTER], tags=["openai"], operation_id="models_list",
+        summary="The askable document sets, as models",
+        responses={200: ModelListSerializer, **_openai_errors(401, 403, 429)},
+    )
     def get(self, request: Request) -> Response:
         collections = list(collections_askable(user=request.user).order_by("name"))
         started = min((c.created_at for c in collections), default=None)
@@ -213,4 +240,4 @@ class ModelsApi(OpenAiApiView):
                    "owned_by": "yiju"}]
         models += [{"id": c.name, "object": "model", "created": int(c.created_at.timestamp()), "owned_by": "yiju"}
                    for c in collections]
-        return Response({"object": "list", "data": models})
+        return Response(ModelListSerializer({"object": "list", "data": models}).data)

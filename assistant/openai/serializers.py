@@ -1,16 +1,37 @@
-"""The OpenAI chat-completions shapes: the request read, the completion and its chunks written from an answer."""
+"""The OpenAI chat-completions shapes: the request read, the completion and its chunks written from an answer. The
+serializers describe each shape once, for the responses and the OpenAPI schema alike."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from assistant.grounding.serializers import PassageSerializer, StatementSerializer
 
 YIJU_MODEL = "yiju"  # the model name that asks the sets listed in the request's "collections" (or every set)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string"},
+                                                                     "text": {"type": "string"}}}},
+        ],
+        "nullable": True,
+        "description": "A string, or OpenAI's content parts ({\"type\": \"text\", \"text\": ...}; others ignored).",
+    }
+)
+class ChatContentField(serializers.JSONField):
+    pass
+
+
 class ChatMessageSerializer(serializers.Serializer):
-    role = serializers.CharField()
-    # A string, or OpenAI's list of content parts ({"type": "text", "text": ...}); other parts are ignored.
-    content = serializers.JSONField(required=False, allow_null=True)
+    role = serializers.CharField(help_text="system, user, assistant ...; the last user message is the question.")
+    content = ChatContentField(required=False, allow_null=True)
+
+    class Meta:
+        ref_name = "ChatMessageIn"
 
     def validate_content(self, value: object) -> str:
         if value is None:
@@ -39,6 +60,9 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         child=serializers.CharField(), required=False, allow_empty=False,
         help_text=f"Document set names, with model {YIJU_MODEL!r}.",
     )
+
+    class Meta:
+        ref_name = "ChatCompletionRequest"
 
     def validate(self, attrs: dict) -> dict:
         questions = [m["content"].strip() for m in attrs["messages"] if m["role"] == "user" and m["content"].strip()]
@@ -144,3 +168,82 @@ def chat_completion_chunk(
 def openai_error(*, message: str, error_type: str = "invalid_request_error", code: str | None = None,
                  param: str | None = None) -> dict:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+class OpenAiErrorBodySerializer(serializers.Serializer):
+    message = serializers.CharField()
+    type = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+
+
+class OpenAiErrorSerializer(serializers.Serializer):
+    """OpenAI's error shape, which its clients read."""
+
+    error = OpenAiErrorBodySerializer()
+
+
+class ChatMessageOutSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(allow_blank=True, help_text="The answer with [n] markers.")
+    reasoning_content = serializers.CharField(allow_blank=True)
+
+
+class ChatChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = ChatMessageOutSerializer()
+    finish_reason = serializers.CharField()
+
+
+class YijuMetadataSerializer(serializers.Serializer):
+    answer_id = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True)
+    grounded = serializers.BooleanField()
+    verdict = serializers.CharField(allow_blank=True)
+    supported_share = serializers.FloatField(allow_null=True)
+    unsupported_statement_count = serializers.IntegerField(allow_null=True)
+    invalid_citation_count = serializers.IntegerField(allow_null=True)
+    statements = StatementSerializer(many=True)
+    closest_passages = PassageSerializer(many=True)
+    timings = serializers.DictField()
+    model = serializers.CharField(allow_blank=True)
+
+
+class ChatCompletionSerializer(serializers.Serializer):
+    """A `chat.completion` (as `chat_completion` builds it): content with [n] markers, citations and `yiju`."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = ChatChoiceSerializer(many=True)
+    usage = serializers.DictField(allow_null=True)
+    citations = serializers.ListField(child=serializers.DictField(), help_text="Cited passages with their quotes.")
+    yiju = YijuMetadataSerializer()
+
+    class Meta:
+        ref_name = "ChatCompletion"
+
+
+class OpenAiModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    owned_by = serializers.CharField()
+
+
+class ModelListSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    data = OpenAiModelSerializer(many=True)
+
+    class Meta:
+        ref_name = "ModelList"
+
+
+# One server-sent event of a streamed completion: its data is a `chat.completion.chunk` or an error as JSON text, or
+# "[DONE]" at the end.
+SSE_EVENT = {
+    "type": "object",
+    "properties": {"data": {"type": "string", "description": "JSON of a chat.completion.chunk or an error; [DONE]."}},
+    "required": ["data"],
+}

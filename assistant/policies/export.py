@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from assistant.grounding.pdf import PdfBlock, pdf_render
 from assistant.models import PolicyMatchRecord
 from assistant.policies.presentation import profile_rows, status_label
-from assistant.policies.rules import NOT_MET, UNKNOWN
-from assistant.policies.services import policy_match_result, policy_matches_csv
+from assistant.policies.results import PolicyMatchResult
+from assistant.policies.rules import MET, NOT_MET, UNKNOWN
+from assistant.policies.selectors import policy_match_result
 
 UTF8_BOM = "\ufeff"
 
@@ -77,3 +82,26 @@ def _citation_blocks(item: dict) -> list[PdfBlock]:
     if not citation:
         return []
     return [PdfBlock("quote", f"{citation.get('clause', '')}: “{citation.get('quote', '')}”")]
+
+
+CSV_COLUMNS = ["rank", "policy", "fit", "kind", "item", "status", "reason", "clause", "quote", "supported"]
+
+
+STATUS_LABELS = {MET: "符合", NOT_MET: "不符合", UNKNOWN: "待确认", "": ""}
+
+
+def policy_matches_csv(*, result: PolicyMatchResult) -> str:
+    """One row per condition and benefit (unsupported ones flagged), policies in rank order; UTF-8 text."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for rank, policy in enumerate(result.policies, start=1):
+        counts = policy.counts()
+        fit = json.dumps(counts, ensure_ascii=False) if not policy.all_met else "all met"
+        for item in [*policy.conditions, *policy.benefits, *policy.unsupported]:
+            writer.writerow([
+                rank, policy.document_title, fit, item.kind, item.text, STATUS_LABELS.get(item.status, item.status),
+                item.reason, (item.citation or {}).get("clause", ""), (item.citation or {}).get("quote", ""),
+                "yes" if item.supported else "no",
+            ])
+    return out.getvalue()

@@ -15,14 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 from assistant.accounts.roles import PERMISSION_POLICY
 from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import AuditEvent, PolicyMatchRecord
+from assistant.policies.apis import PolicyMatchOutputSerializer
 from assistant.policies.export import policy_match_csv_text, policy_match_pdf
 from assistant.policies.forms import PolicyProfileForm
 from assistant.policies.presentation import missing_label, policies_for_display, profile_rows, status_label
-from assistant.policies.services import (
-    policy_match_store,
-    policy_match_stream_store,
-    policy_matches_of_user,
-)
+from assistant.policies.selectors import policy_matches_of_user
+from assistant.policies.services import policy_match_store, policy_match_stream_store
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +109,8 @@ def policy_stream(request: HttpRequest) -> StreamingHttpResponse:
         profile=form.profile(), collection_ids=form.collection_ids(), user=request.user, language=_language(),
         interface=AuditEvent.Interface.POLICY_STREAM,
     )
-    return events_response(events=events, failure=_("The matching could not be completed (%(error)s)."))
+    return events_response(events=events, failure=_("The matching could not be completed (%(error)s)."),
+                           done=lambda record: {"match": PolicyMatchOutputSerializer(record).data})
 
 
 def _own_record(request: HttpRequest, match_id: int) -> PolicyMatchRecord:

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from assistant.grounding.prompts import INSTRUCTIONS
+from assistant.answers.prompts import INSTRUCTIONS
 from assistant.models import Answer
 from ingestion.models import Chunk
 from tests.factories import ingest_bytes, user_create

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from assistant.answers.serializers import AnswerSerializer
+from assistant.answers.apis import AnswerOutputSerializer
 from assistant.grounding.citations import statements_for_display
 from assistant.models import Answer
 from ingestion.models import Chunk, Collection, Document
@@ -99,8 +99,8 @@ def test_ungrounded_answer_page_lists_the_closest_passages(chunks, client_signed
 
 
 def test_answer_serializer_closest_passages_only_when_not_grounded(chunks) -> None:
-    grounded = AnswerSerializer(_answer(chunks, None, grounded=True)).data
-    ungrounded = AnswerSerializer(_answer(chunks, None, grounded=False)).data
+    grounded = AnswerOutputSerializer(_answer(chunks, None, grounded=True)).data
+    ungrounded = AnswerOutputSerializer(_answer(chunks, None, grounded=False)).data
 
     assert grounded["closest_passages"] == [] and grounded["supported_share"] == 0.5
     assert "verdict" in grounded

@@ -13,9 +13,10 @@ import pypdfium2
 import pytest
 from django.test import Client
 
+from assistant.clinical.apis import ClinicalReportOutputSerializer
 from assistant.clinical.export import DISCLAIMER_EN, DISCLAIMER_ZH
 from assistant.clinical.reply import SECTIONS, DraftItem
-from assistant.clinical.services import clinical_report_dict, item_verify, report_sections
+from assistant.clinical.services import item_verify, report_sections
 from assistant.grounding.reply import CitedQuote
 from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import cpgqa_evaluation_set
@@ -364,7 +365,7 @@ def test_api_lists_and_reads_the_user_s_reports(taper_chunks) -> None:
     listed = client.get("/api/clinical-reports/").json()
     assert [r["id"] for r in listed] == [second.id, first.id]
     detail = client.get(f"/api/clinical-reports/{first.id}/").json()
-    assert detail == clinical_report_dict(first) and tuple(detail["sections"]) == SECTIONS
+    assert detail == ClinicalReportOutputSerializer(first).data and tuple(detail["sections"]) == SECTIONS
     assert detail["recommendation_count"] == 2 and listed[0]["recommendation_count"] == 0
 
 

@@ -21,17 +21,13 @@ from rest_framework.authtoken.models import Token
 
 from assistant.demo.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_TITLE, sample_set_write
 from assistant.models import PolicyMatchRecord
+from assistant.policies.clauses import policy_items_check
 from assistant.policies.forms import PolicyProfileForm
 from assistant.policies.profile import BusinessProfile, profile_as_dict, profile_from_dict
+from assistant.policies.results import PolicyMatch, PolicyMatchResult, policy_match_from_dict
 from assistant.policies.rules import MET, NOT_MET, UNKNOWN
-from assistant.policies.services import (
-    PolicyMatch,
-    PolicyMatchResult,
-    policy_items_check,
-    policy_match_from_dict,
-    policy_match_record_create,
-    policy_matches_of_user,
-)
+from assistant.policies.selectors import policy_matches_of_user
+from assistant.policies.services import policy_match_record_create
 from ingestion.models import Chunk, Collection
 from retrieval.access import OPERATOR
 from tests.factories import ingest_file, user_create

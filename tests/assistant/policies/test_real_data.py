@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.policies.clauses import applicant_condition_missing, clause_label
 from assistant.policies.profile import BusinessProfile
-from assistant.policies.services import applicant_condition_missing, clause_label, clause_query, policies_match
+from assistant.policies.prompts import clause_query
+from assistant.policies.services import policies_match
 from bench.datasets.portal import cn_laws_documents, lecoqa_small_business_articles
 from ingestion.models import Chunk, Collection, Document
 from retrieval.access import OPERATOR

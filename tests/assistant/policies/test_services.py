@@ -13,20 +13,18 @@ from pathlib import Path
 import pytest
 
 from assistant.demo.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_MARKUP, SME_POLICY_TITLE, sample_set_write
-from assistant.policies.profile import BusinessProfile, ProfileInvalid, profile_validate
-from assistant.policies.rules import MET, NOT_MET, UNKNOWN, ConditionCheck, cn_number, condition_check, threshold_find
-from assistant.policies.services import (
-    PolicyItem,
-    PolicyMatch,
-    PolicyMatchResult,
+from assistant.policies.clauses import (
     clause_label,
     exclusion_check,
     exclusion_clause,
-    policies_match,
     policy_items_check,
-    policy_matches_csv,
     policy_reply_parse,
 )
+from assistant.policies.export import policy_matches_csv
+from assistant.policies.profile import BusinessProfile, ProfileInvalid, profile_validate
+from assistant.policies.results import PolicyItem, PolicyMatch, PolicyMatchResult
+from assistant.policies.rules import MET, NOT_MET, UNKNOWN, ConditionCheck, cn_number, condition_check, threshold_find
+from assistant.policies.services import policies_match
 from ingestion.models import Chunk, Collection
 from retrieval.access import OPERATOR
 from tests.factories import ingest_file

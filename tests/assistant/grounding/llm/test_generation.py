@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from assistant.answers.prompts import answer_messages
 from assistant.grounding.llm.client import LlmEndpoint
 from assistant.grounding.llm.generation import ReplyStats, ThinkSplitter, reasoning_plan, reply_stream
-from assistant.grounding.prompts import answer_messages
 
 ANSWER_JSON = json.dumps({"statements": [{"text": "Amoxicillin is first line.",
                                           "citations": [{"passage": 1, "quote": "amoxicillin"}]}],
