@@ -3,7 +3,6 @@ they read the request, write the response and describe both in the OpenAPI schem
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from assistant.accounts.permissions import AsksQuestions
 from assistant.answers.services import CLOSEST_PASSAGES, question_answer
+from assistant.grounding.apis import OwnRecordDetailApi, own_record_detail_schema
 from assistant.grounding.passages import passage_dicts
 from assistant.grounding.serializers import (
     RETRY_AFTER,
@@ -19,7 +19,6 @@ from assistant.grounding.serializers import (
     ReadableCollectionsField,
     StatementSerializer,
     api_errors,
-    id_parameter,
 )
 from assistant.models import Answer, AuditEvent
 
@@ -81,16 +80,9 @@ class AnswerCreateApi(APIView):
         return Response(self.OutputSerializer(answer).data, status=status.HTTP_201_CREATED)
 
 
-class AnswerDetailApi(APIView):
+@own_record_detail_schema(tag="answers", operation_id="answers_retrieve", summary="Read one of one's answers",
+                          route_id="answer_id")
+class AnswerDetailApi(OwnRecordDetailApi):
     permission_classes = [AsksQuestions]
-
+    model = Answer
     OutputSerializer = AnswerOutputSerializer
-
-    @extend_schema(
-        tags=["answers"], operation_id="answers_retrieve", summary="Read one of one's answers",
-        parameters=[id_parameter("answer_id", "answer"), RETRY_AFTER],
-        responses={200: OutputSerializer, **api_errors(not_found=True)},
-    )
-    def get(self, request: Request, answer_id: int) -> Response:
-        answer = get_object_or_404(Answer, id=answer_id, user=request.user)
-        return Response(self.OutputSerializer(answer).data)

@@ -7,24 +7,26 @@ OpenAPI schema.
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from assistant.accounts.permissions import UsesClinicalPortal
 from assistant.clinical.forms import SEX_CHOICES
 from assistant.clinical.reply import SECTION_FIELDS, SECTIONS
 from assistant.clinical.selectors import clinical_reports_of_user
 from assistant.clinical.services import clinical_report_create, recommendation_count
+from assistant.grounding.apis import (
+    OwnRecordDetailApi,
+    OwnRecordListApi,
+    input_validated,
+    own_record_detail_schema,
+    own_records_schema,
+)
 from assistant.grounding.serializers import (
-    RETRY_AFTER,
     ReadableCollectionsField,
     StatementSerializer,
-    api_errors,
-    id_parameter,
 )
 from assistant.models import AuditEvent, ClinicalReport
 
@@ -79,9 +81,14 @@ class ClinicalReportOutputSerializer(serializers.ModelSerializer):
         return recommendation_count(sections=report.sections)
 
 
-class ClinicalReportListCreateApi(APIView):
+@own_records_schema(tag="clinical",
+                    listed=("clinical_reports_list", "One's reports, newest first"),
+                    created=("clinical_reports_create", "A report from a complaint and patient facts"))
+class ClinicalReportListCreateApi(OwnRecordListApi):
+    LISTED = MAX_LISTED_REPORTS
     permission_classes = [UsesClinicalPortal]
 
+    @extend_schema_serializer(component_name="ClinicalReportCreate")
     class InputSerializer(serializers.Serializer):
         complaint = serializers.CharField(max_length=2000, help_text="The chief complaint, in Chinese or English.")
         age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=130, default=None)
@@ -92,29 +99,11 @@ class ClinicalReportListCreateApi(APIView):
         collections = ReadableCollectionsField(help_text="Guideline sets to use: ids or names.",
                                                error_messages={"unknown": "No guideline set {value!r}."})
 
-        class Meta:
-            ref_name = "ClinicalReportCreate"
-
+    records = clinical_reports_of_user
     OutputSerializer = ClinicalReportOutputSerializer
 
-    @extend_schema(
-        parameters=[RETRY_AFTER], tags=["clinical"], operation_id="clinical_reports_list",
-        summary="One's reports, newest first", responses={200: OutputSerializer(many=True), **api_errors()},
-    )
-    def get(self, request: Request) -> Response:
-        """The user's reports, newest first (the latest MAX_LISTED_REPORTS)."""
-        reports = clinical_reports_of_user(user=request.user)[:MAX_LISTED_REPORTS]
-        return Response(self.OutputSerializer(reports, many=True).data)
-
-    @extend_schema(
-        parameters=[RETRY_AFTER], tags=["clinical"], operation_id="clinical_reports_create",
-        summary="A report from a complaint and patient facts", request=InputSerializer,
-        responses={201: OutputSerializer, **api_errors(validation=True)},
-    )
     def post(self, request: Request) -> Response:
-        payload = self.InputSerializer(data=request.data, context={"user": request.user})
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = input_validated(serializer=self.InputSerializer, request=request)
         report = clinical_report_create(
             complaint=data["complaint"],
             collection_ids=data["collections"],
@@ -129,16 +118,9 @@ class ClinicalReportListCreateApi(APIView):
         return Response(self.OutputSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
-class ClinicalReportDetailApi(APIView):
+@own_record_detail_schema(tag="clinical", operation_id="clinical_reports_retrieve", summary="Read one of one's reports",
+                          route_id="report_id")
+class ClinicalReportDetailApi(OwnRecordDetailApi):
     permission_classes = [UsesClinicalPortal]
-
+    model = ClinicalReport
     OutputSerializer = ClinicalReportOutputSerializer
-
-    @extend_schema(
-        tags=["clinical"], operation_id="clinical_reports_retrieve", summary="Read one of one's reports",
-        parameters=[id_parameter("report_id", "report"), RETRY_AFTER],
-        responses={200: OutputSerializer, **api_errors(not_found=True)},
-    )
-    def get(self, request: Request, report_id: int) -> Response:
-        report = get_object_or_404(ClinicalReport, id=report_id, user=request.user)
-        return Response(self.OutputSerializer(report).data)

@@ -4,21 +4,23 @@ schema."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from assistant.accounts.permissions import UsesPolicyMatching
+from assistant.grounding.apis import (
+    OwnRecordDetailApi,
+    OwnRecordListApi,
+    input_validated,
+    own_record_detail_schema,
+    own_records_schema,
+)
 from assistant.grounding.serializers import (
-    RETRY_AFTER,
     ReadableCollectionsField,
     VerifiedCitationSerializer,
-    api_errors,
-    id_parameter,
 )
 from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policies.profile import SIZES, BusinessProfile, ProfileInvalid, profile_validate
@@ -82,9 +84,14 @@ class PolicyMatchOutputSerializer(serializers.ModelSerializer):
         return sorted(c.id for c in record.collections.all())  # uses a prefetch when the list has one
 
 
-class PolicyMatchListCreateApi(APIView):
+@own_records_schema(tag="policies",
+                    listed=("policy_matches_list", "One's policy matches, newest first"),
+                    created=("policy_matches_create", "Match a business profile against policy sets"))
+class PolicyMatchListCreateApi(OwnRecordListApi):
+    LISTED = LIST_LIMIT
     permission_classes = [UsesPolicyMatching]
 
+    @extend_schema_serializer(component_name="PolicyMatchCreate")
     class InputSerializer(serializers.Serializer):
         """A business profile in the service's units: annual_revenue in yuan, rd_ratio a share 0..1 (3% is 0.03)."""
 
@@ -117,48 +124,25 @@ class PolicyMatchListCreateApi(APIView):
                 ) from invalid
             return data
 
-        class Meta:
-            ref_name = "PolicyMatchCreate"
-
+    records = policy_matches_of_user
     OutputSerializer = PolicyMatchOutputSerializer
 
-    @extend_schema(
-        parameters=[RETRY_AFTER], tags=["policies"], operation_id="policy_matches_list",
-        summary="One's policy matches, newest first", responses={200: OutputSerializer(many=True), **api_errors()},
-    )
-    def get(self, request: Request) -> Response:
-        records = policy_matches_of_user(user=request.user)[:LIST_LIMIT]
-        return Response(self.OutputSerializer(records, many=True).data)
-
-    @extend_schema(
-        parameters=[RETRY_AFTER], tags=["policies"], operation_id="policy_matches_create",
-        summary="Match a business profile against policy sets", request=InputSerializer,
-        responses={201: OutputSerializer, **api_errors(validation=True)},
-    )
     def post(self, request: Request) -> Response:
-        payload = self.InputSerializer(data=request.data, context={"user": request.user})
-        payload.is_valid(raise_exception=True)
+        data = input_validated(serializer=self.InputSerializer, request=request)
         record = policy_match_store(
-            profile=payload.validated_data["profile"],
-            collection_ids=payload.validated_data["collections"],
+            profile=data["profile"],
+            collection_ids=data["collections"],
             user=request.user,
             language=get_language() or "en",
-            max_policies=payload.validated_data["max_policies"],
+            max_policies=data["max_policies"],
             interface=AuditEvent.Interface.POLICY_API,
         )
         return Response(self.OutputSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
-class PolicyMatchDetailApi(APIView):
+@own_record_detail_schema(tag="policies", operation_id="policy_matches_retrieve", summary="Read one of one's matches",
+                          route_id="match_id")
+class PolicyMatchDetailApi(OwnRecordDetailApi):
     permission_classes = [UsesPolicyMatching]
-
+    model = PolicyMatchRecord
     OutputSerializer = PolicyMatchOutputSerializer
-
-    @extend_schema(
-        tags=["policies"], operation_id="policy_matches_retrieve", summary="Read one of one's matches",
-        parameters=[id_parameter("match_id", "match"), RETRY_AFTER],
-        responses={200: OutputSerializer, **api_errors(not_found=True)},
-    )
-    def get(self, request: Request, match_id: int) -> Response:
-        record = get_object_or_404(PolicyMatchRecord, id=match_id, user=request.user)
-        return Response(self.OutputSerializer(record).data)

@@ -91,7 +91,8 @@ def _served_model() -> str:
     """The first model the server lists, when LLM_MODEL is not set."""
     import openai
 
-    client = openai.OpenAI(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=30)
+    client = openai.OpenAI(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=settings.LLM_TIMEOUT_S,
+                           max_retries=0)
     return client.models.list().data[0].id
 
 
