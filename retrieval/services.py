@@ -82,12 +82,43 @@ def _passages_retrieve_once(
     methods: tuple[str, ...],
     reranker: str,
 ) -> RetrievalResult:
-    candidates = max(settings.RETRIEVAL_CANDIDATES, k)
     timings: dict[str, float] = {}
+    dense, lexical = _ranked_candidates(query=query, collection_ids=collection_ids, document_ids=document_ids,
+                                        candidates=max(settings.RETRIEVAL_CANDIDATES, k), methods=methods,
+                                        timings=timings)
+    fused = _fuse(dense=dense, lexical=lexical)
+    reranking = reranker_get(spec=reranker)
+    shortlist = fused[: max(k, settings.RETRIEVAL_RERANK_DEPTH) if reranking else k]
+    chunks = chunks_by_id(chunk_ids=[chunk_id for chunk_id, _ in shortlist])
+    permitted = set(collection_ids)
+    # A chunk moved or searched from a stale index is never served outside the permitted sets.
+    present = [(chunk_id, score) for chunk_id, score in shortlist
+               if chunk_id in chunks and chunks[chunk_id].collection_id in permitted]
+    if reranking is not None:
+        started = time.perf_counter()
+        order = rerank_order(
+            reranker=reranking,
+            query=query,
+            passages=[chunks[chunk_id].embedding_text() for chunk_id, _ in present],
+            weight=settings.RETRIEVAL_RERANK_WEIGHT,
+        )
+        present = [present[i] for i in order]
+        timings["rerank_ms"] = (time.perf_counter() - started) * 1000
+    passages = _passages_described(present=present[:k], chunks=chunks, dense=dense, lexical=lexical,
+                                   reranked=reranking is not None)
+    timings["retrieval_ms"] = sum(timings.values())
+    # A vector whose chunk was deleted meanwhile is skipped, never served, and the search is repeated once.
+    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(present) < len(shortlist))
+
+
+def _ranked_candidates(
+    *, query: str, collection_ids: list[int], document_ids: list[int] | None, candidates: int,
+    methods: tuple[str, ...], timings: dict[str, float],
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(dense, lexical) rankings of (chunk id, score), each `candidates` long at most, within the sets given."""
     started = time.perf_counter()
     searchable = searchable_chunks_get()
     timings["sync_ms"] = (time.perf_counter() - started) * 1000
-
     embedder = embedder_get()
     if "lexical" in methods and embedder.languages is not None and language_of(query) not in embedder.languages:
         # The embedder cannot read this language; its ranking would only push noise into the fusion.
@@ -110,29 +141,17 @@ def _passages_retrieve_once(
         )
         lexical = [(h.chunk_id, h.score) for h in lexical_hits]
         timings["lexical_ms"] = (time.perf_counter() - started) * 1000
+    return dense, lexical
 
-    fused = _fuse(dense=dense, lexical=lexical)
-    reranking = reranker_get(spec=reranker)
-    shortlist = fused[: max(k, settings.RETRIEVAL_RERANK_DEPTH) if reranking else k]
-    chunks = chunks_by_id(chunk_ids=[chunk_id for chunk_id, _ in shortlist])
-    permitted = set(collection_ids)
-    # A chunk moved or searched from a stale index is never served outside the permitted sets.
-    present = [(chunk_id, score) for chunk_id, score in shortlist
-               if chunk_id in chunks and chunks[chunk_id].collection_id in permitted]
-    if reranking is not None:
-        started = time.perf_counter()
-        order = rerank_order(
-            reranker=reranking,
-            query=query,
-            passages=[chunks[chunk_id].embedding_text() for chunk_id, _ in present],
-            weight=settings.RETRIEVAL_RERANK_WEIGHT,
-        )
-        present = [present[i] for i in order]
-        timings["rerank_ms"] = (time.perf_counter() - started) * 1000
 
+def _passages_described(
+    *, present: list[tuple[int, float]], chunks: dict[int, Chunk], dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]], reranked: bool,
+) -> list[RetrievedPassage]:
+    """The served passages with the rank and score each method gave them (shown by evaluations and the API)."""
     dense_at = {chunk_id: (rank, score) for rank, (chunk_id, score) in enumerate(dense, start=1)}
     lexical_at = {chunk_id: (rank, score) for rank, (chunk_id, score) in enumerate(lexical, start=1)}
-    passages = [
+    return [
         RetrievedPassage(
             chunk=chunks[chunk_id],
             score=score,
@@ -140,13 +159,10 @@ def _passages_retrieve_once(
             dense_score=dense_at.get(chunk_id, (None, None))[1],
             lexical_rank=lexical_at.get(chunk_id, (None, None))[0],
             lexical_score=lexical_at.get(chunk_id, (None, None))[1],
-            reranked=reranking is not None,
+            reranked=reranked,
         )
-        for chunk_id, score in present[:k]
+        for chunk_id, score in present
     ]
-    timings["retrieval_ms"] = sum(timings.values())
-    # A vector whose chunk was deleted meanwhile is skipped, never served, and the search is repeated once.
-    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(present) < len(shortlist))
 
 
 def _fuse(*, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:

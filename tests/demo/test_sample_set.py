@@ -9,12 +9,11 @@ from pathlib import Path
 import docx
 import pytest
 
+from assistant.demo.disclaimers import SAMPLE_DISCLAIMER_EN, SAMPLE_DISCLAIMER_ZH
 from assistant.demo.sample_set import (
     HYPERTENSION_GUIDELINE_FILE_NAME,
     PNEUMONIA_GUIDELINE_FILE_NAME,
     RD_GRANT_NOTICE_FILE_NAME,
-    SAMPLE_DISCLAIMER_EN,
-    SAMPLE_DISCLAIMER_ZH,
     SAMPLE_FILE_NAMES,
     SAMPLE_QUESTIONS,
     SME_POLICY_FILE_NAME,
