@@ -6,6 +6,7 @@ DATABASE_URL, CELERY_BROKER_URL and LLM_BASE_URL switch to PostgreSQL, Redis and
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /static/ in every mode: runserver with DEBUG off (the demo) has no static handler of its own, gunicorn none.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.security.SecurityHeadersMiddleware",
     "config.security.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,7 +103,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Static files (the admin's CSS and JS, Swagger UI and Redoc) are served by WhiteNoise in every mode, straight from
+# the apps' folders through the finders, so nothing has to be collected first. For production, `manage.py
+# collectstatic` writes hashed, compressed copies here; pages then link those, cached for good
+# (config/static_storage.py).
 STATIC_ROOT = DATA_DIR / "static"
+with contextlib.suppress(OSError):  # WhiteNoise warns on every start about a missing STATIC_ROOT
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "config.static_storage.StaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("YIJU_MEDIA_ROOT", DATA_DIR / "media"))
 LOGIN_URL = "/accounts/login/"
