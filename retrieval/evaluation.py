@@ -1,9 +1,10 @@
 """Retrieval evaluation: a corpus ingested through the real pipeline, questions with gold documents, metrics.
 
 Files, one JSON object a line: corpus `{"id": str, "text": str, "title": str (optional)}`, questions
-`{"id": str, "question": str, "gold": [corpus id, ...]}`. Metrics are at document level over the ranked chunk list
-(a question is a hit at n when any gold document owns one of the top n chunks); `manage.py evaluate_retrieval` is the
-command around these functions.
+`{"id": str, "question": str, "gold": [corpus id, ...]}`; a corpus line with empty text (a heading record) is skipped
+and counted. Metrics are at document level over the ranked chunk list (a question is a hit at n when any gold document
+owns one of the top n chunks); `manage.py evaluate_retrieval` is the command around these functions, and runs them in
+a throwaway data directory and database (retrieval/isolation.py), so the temporary set never reaches the live app.
 """
 
 from __future__ import annotations
@@ -55,6 +56,24 @@ class CorpusDocument:
     id: str
     text: str
     title: str = ""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    documents: list[CorpusDocument]  # the records with text, in file order
+    empty: dict[str, int]  # id -> line of each record skipped for having no text (heading records)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """Every id the file names, the skipped ones included: what a question's gold may name."""
+        return frozenset([*(document.id for document in self.documents), *self.empty])
+
+    def empty_note(self) -> str:
+        """The line the commands print about skipped records; "" when none was skipped."""
+        if not self.empty:
+            return ""
+        first = min(self.empty.values())
+        return f"skipped {len(self.empty)} empty record(s): corpus lines without text (the first on line {first})"
 
 
 @dataclass(frozen=True)
@@ -172,9 +191,15 @@ def string_field(*, record: dict, name: str, where: str, required: bool = True) 
     return value
 
 
-def corpus_read(*, path: Path) -> list[CorpusDocument]:
-    """The corpus file's documents in file order; raises EvaluationInputError naming the first bad line."""
+def corpus_read(*, path: Path) -> Corpus:
+    """The corpus file's documents in file order; raises EvaluationInputError naming the first bad line.
+
+    A record whose text is empty or blank (real corpora carry heading records) has nothing to index: it is skipped
+    and counted, not an error. Its id still counts, so a later line repeating it is a duplicate and a question may
+    name it as gold (such a gold document can never be found).
+    """
     documents: list[CorpusDocument] = []
+    empty: dict[str, int] = {}
     line_of: dict[str, int] = {}
     for number, record in _jsonl_objects(path=path, kind="corpus"):
         where = f"{path}:{number}"
@@ -186,12 +211,18 @@ def corpus_read(*, path: Path) -> list[CorpusDocument]:
         title = string_field(record=record, name="title", where=where, required=False).strip()
         if len(title) > MAX_TITLE_CHARS:
             raise EvaluationInputError(f'{where}: "title" is {len(title)} characters, over {MAX_TITLE_CHARS}')
-        text = string_field(record=record, name="text", where=where)
+        if "text" not in record:
+            raise EvaluationInputError(f'{where}: missing field "text"')
+        text = string_field(record=record, name="text", where=where, required=False)
         line_of[document_id] = number
+        if not text.strip():
+            empty[document_id] = number
+            continue
         documents.append(CorpusDocument(id=document_id, text=text, title=title))
     if not documents:
-        raise EvaluationInputError(f"{path}: the corpus has no documents")
-    return documents
+        skipped = f" ({len(empty)} empty record(s) skipped)" if empty else ""
+        raise EvaluationInputError(f"{path}: the corpus has no documents{skipped}")
+    return Corpus(documents=documents, empty=empty)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Answer evaluation: a corpus ingested through the real pipeline, questions asked end to end, metrics of the answers.
 
-Files, one JSON object a line, as for `evaluate_retrieval` (retrieval/evaluation.py): corpus `{"id", "text",
-"title"?}`, questions `{"id", "question", "gold": [corpus id, ...], "answer"?: str, "label"?: "yes"|"no"|"maybe"}`.
-`"gold": []` means the corpus does not answer the question (it is "unanswerable"); a question with gold documents is
-"answerable". "answer" is a gold text span (cpgQA), "label" the expected yes/no/maybe verdict (PubMedQA); neither
-may be given on an unanswerable question. Every question is asked through `assistant.answers.services.question_answer`.
+Files, one JSON object a line, as for `evaluate_retrieval` (retrieval/evaluation.py): corpus `{"id", "text", "title"?}`
+(a line with empty text, such as a heading record, is skipped and counted), questions `{"id", "question", "gold":
+[corpus id, ...], "answer"?: str, "label"?: "yes"|"no"|"maybe"}`. `"gold": []` means the corpus does not answer the
+question (it is "unanswerable"); a question with gold documents is "answerable". "answer" is a gold text span (cpgQA),
+"label" the expected yes/no/maybe verdict (PubMedQA); neither may be given on an unanswerable question. Every question
+is asked through `assistant.answers.services.question_answer`.
 
 Metrics (`manage.py evaluate_answers` prints them as one JSON object, last line; null where no question applies):
 - questions: how many were asked.

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 from io import StringIO
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from ingestion.index import chunk_vector_index
 from ingestion.models import Chunk, Collection, Document
 from retrieval.evaluation import (
     COLLECTION_PREFIX,
+    Corpus,
     CorpusDocument,
+    EvaluationInputError,
     corpus_read,
     evaluation_corpus_ingested,
     ndcg_at,
@@ -84,11 +87,15 @@ QUESTIONS = [
 
 @pytest.mark.django_db
 def test_command_prints_one_line_per_method_and_leaves_nothing_behind(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
     questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    temp_root = tmp_path / "temp"  # where the run's throwaway data directory goes
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
     out = StringIO()
+    # By default the run happens in a throwaway data directory and database (retrieval/isolation.py).
     call_command(
         "evaluate_retrieval",
         corpus=str(corpus),
@@ -111,10 +118,64 @@ def test_command_prints_one_line_per_method_and_leaves_nothing_behind(
     assert "| hybrid | 3 | 1.0 |" in report and f"embedding model: {settings.EMBEDDING_MODEL}" in report
     assert (tmp_path / "report" / "retrieval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # Dense found every gold document, so the vectors were in the index; now the collection and they are gone.
+    # Dense found every gold document, so the vectors were in an index: the throwaway one, gone with its database.
+    # The live database and index never held them.
     assert not Collection.objects.filter(name__startswith=COLLECTION_PREFIX).exists()
     assert not Document.objects.exists() and not Chunk.objects.exists()
     assert chunk_vector_index(embedder=embedder_get()).ids().size == 0
+    assert not list(temp_root.iterdir())
+
+
+@pytest.mark.django_db
+def test_in_place_runs_in_the_configured_database_and_deletes_its_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    out = StringIO()
+    call_command(
+        "evaluate_retrieval", corpus=str(corpus), questions=str(questions), methods="dense", in_place=True, stdout=out
+    )
+    (line,) = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert line["recall@1"] == 1.0  # found in this database's set and this process's index
+    assert "indexed 3 documents" in capsys.readouterr().err
+    assert not Collection.objects.filter(name__startswith=COLLECTION_PREFIX).exists()
+    assert chunk_vector_index(embedder=embedder_get()).ids().size == 0
+
+
+@pytest.mark.django_db
+def test_empty_corpus_records_are_skipped_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = jsonl(
+        tmp_path / "corpus.jsonl",
+        [
+            {"id": "chapter-1", "title": "Chapter 1", "text": ""},  # a heading record
+            *CORPUS[:2],
+            {"id": "chapter-2", "title": "Chapter 2", "text": " \n\t"},
+        ],
+    )
+    unreachable = {"id": "q5", "question": "What is in chapter 2?", "gold": ["chapter-2"]}
+    questions = jsonl(tmp_path / "questions.jsonl", [*QUESTIONS[:2], unreachable])
+    out = StringIO()
+    call_command(
+        "evaluate_retrieval", corpus=str(corpus), questions=str(questions), methods="bm25", in_place=True, stdout=out
+    )
+    (line,) = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert line["questions"] == 3 and line["recall@10"] == 0.6667  # q5's gold was never indexed
+    err = capsys.readouterr().err
+    assert "skipped 2 empty record(s): corpus lines without text (the first on line 1)" in err
+    assert "indexed 2 documents" in err
+    assert "1 question(s) have only failed or empty documents as gold and cannot be hits" in err
+
+
+def test_reader_skips_empty_records_but_keeps_their_ids(tmp_path: Path) -> None:
+    records = [{"id": "h", "text": ""}, {"id": "a", "text": "x"}, {"id": "b", "text": " "}]
+    path = jsonl(tmp_path / "corpus.jsonl", records)
+    corpus = corpus_read(path=path)
+    assert corpus == Corpus(documents=[CorpusDocument(id="a", text="x")], empty={"h": 1, "b": 3})
+    assert corpus.ids == {"h", "a", "b"}
+    only_empty = jsonl(tmp_path / "empty.jsonl", [{"id": "h", "text": ""}])
+    with pytest.raises(EvaluationInputError, match=r"the corpus has no documents \(1 empty record\(s\) skipped\)"):
+        corpus_read(path=only_empty)
 
 
 @pytest.mark.django_db
@@ -127,7 +188,7 @@ def test_rerank_method_uses_the_configured_reranker_and_needs_one(tmp_path: Path
         call_command("evaluate_retrieval", **arguments)
     settings.RETRIEVAL_RERANKER = "embedding:all-MiniLM-L6-v2"
     out = StringIO()
-    call_command("evaluate_retrieval", **arguments, stdout=out)
+    call_command("evaluate_retrieval", **arguments, in_place=True, stdout=out)  # in place: the setting applies
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["method"] for line in lines] == ["hybrid", "hybrid+rerank"]
     assert lines[1]["recall@10"] == 1.0
@@ -139,7 +200,8 @@ def test_k_adds_its_recall_and_limit_draws_questions(tmp_path: Path) -> None:
     questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
     out = StringIO()
     call_command(
-        "evaluate_retrieval", corpus=str(corpus), questions=str(questions), methods="bm25", k=3, limit=2, stdout=out
+        "evaluate_retrieval", corpus=str(corpus), questions=str(questions), methods="bm25", k=3, limit=2,
+        in_place=True, stdout=out,
     )
     (line,) = [json.loads(text) for text in out.getvalue().splitlines()]
     assert list(line)[2:6] == ["recall@1", "recall@3", "recall@5", "recall@10"]
@@ -168,6 +230,12 @@ def test_interrupted_evaluation_deletes_the_collection_and_its_vectors() -> None
             [],
             'corpus.jsonl:2: duplicate id "a" (first on line 1)',
         ),
+        (  # an empty record's id is taken all the same
+            [{"id": "b", "text": "x"}, {"id": "a", "text": ""}, {"id": "c", "text": "z"}, {"id": "a", "text": "y"}],
+            [],
+            'corpus.jsonl:4: duplicate id "a" (first on line 2)',
+        ),
+        ([{"id": "a", "text": None}], [], 'corpus.jsonl:1: "text" must be a string, got null'),
         ([{"id": "a"}], [], 'corpus.jsonl:1: missing field "text"'),
         ([{"id": 7, "text": "x"}], [], 'corpus.jsonl:1: "id" must be a string, got 7'),
         (
@@ -236,5 +304,5 @@ def test_converters_write_sets_the_command_reads(
     assert len({record["id"] for record in questions}) == len(questions)
     assert all(record["gold"] and set(record["gold"]) <= set(corpus_ids) for record in questions)
     # The command's own readers accept them: fields, types, no empty text.
-    assert len(corpus_read(path=out / "corpus.jsonl")) == documents
+    assert len(corpus_read(path=out / "corpus.jsonl").documents) == documents
     assert len(questions_read(path=out / "questions.jsonl", corpus_ids=set(corpus_ids)).questions) == asked

@@ -3,10 +3,14 @@
 The corpus is ingested into a fresh temporary collection through the real ingestion path, every question is asked
 with each method, and one JSON object per method is printed on stdout, one a line, in the order of --methods.
 Progress and notes go to stderr, so stdout carries only the JSON lines.
+
+The run happens in a throwaway data directory and database (retrieval/isolation.py): the live app never sees the
+temporary document set, even if the run is killed. --in-place runs in the configured ones instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,6 +21,7 @@ from tqdm import tqdm
 
 from retrieval.evaluation import (
     RETRIEVAL_METHODS,
+    Corpus,
     EvaluationInputError,
     EvaluationQuestion,
     IngestedCorpus,
@@ -27,6 +32,7 @@ from retrieval.evaluation import (
     questions_read,
     questions_sample,
 )
+from retrieval.isolation import CHILD_FLAG, IN_PLACE_HELP, command_run_in_throwaway, throwaway_child_prepare
 
 
 def _methods_parse(value: str) -> list[str]:
@@ -57,6 +63,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="Evaluate N questions drawn at random.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the --limit draw.")
         parser.add_argument("--report", type=Path, default=None, help="Write retrieval.md and retrieval.png here.")
+        parser.add_argument("--in-place", action="store_true", help=IN_PLACE_HELP)
+        parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
 
     def handle(
         self,
@@ -68,6 +76,8 @@ class Command(BaseCommand):
         limit: int | None,
         seed: int,
         report: Path | str | None,
+        in_place: bool,
+        throwaway_child: bool,
         **options: object,
     ) -> None:
         # call_command hands keyword options over as given, unconverted: accept str or Path.
@@ -81,22 +91,60 @@ class Command(BaseCommand):
         if report is not None and report.exists() and not report.is_dir():
             raise CommandError(f"--report {report} exists and is not a folder")
         try:
-            documents = corpus_read(path=corpus)
-            question_set = questions_read(path=questions, corpus_ids={d.id for d in documents})
+            corpus_records = corpus_read(path=corpus)
+            question_set = questions_read(path=questions, corpus_ids=corpus_records.ids)
         except EvaluationInputError as error:
             raise CommandError(str(error)) from error
-        if question_set.skipped_without_gold:
-            self.stderr.write(f"skipped {question_set.skipped_without_gold} question(s) with an empty gold list")
         asked = questions_sample(questions=question_set.questions, limit=limit, seed=seed)
         if not asked:
             raise CommandError(f"{questions}: no question with gold documents to evaluate")
 
-        quiet = options["verbosity"] == 0
+        if not (in_place or throwaway_child):
+            # Input checked here, so a mistake is reported at once; the child reads it again and does the work.
+            arguments = [
+                *("--corpus", str(corpus.resolve()), "--questions", str(questions.resolve())),
+                *("--k", str(k), "--methods", ",".join(method_names), "--seed", str(seed)),
+                *("--verbosity", str(options["verbosity"])),
+            ]
+            if limit is not None:
+                arguments += ["--limit", str(limit)]
+            if report is not None:
+                arguments += ["--report", str(report.resolve())]
+            if options.get("traceback"):
+                arguments.append("--traceback")
+            command_run_in_throwaway(
+                command="evaluate_retrieval", arguments=arguments, stdout=self.stdout, stderr=self.stderr
+            )
+            return
+        if throwaway_child:
+            throwaway_child_prepare()
+        if corpus_records.empty:
+            self.stderr.write(corpus_records.empty_note())
+        if question_set.skipped_without_gold:
+            self.stderr.write(f"skipped {question_set.skipped_without_gold} question(s) with an empty gold list")
+        self._evaluate(
+            corpus=corpus_records, asked=asked, method_names=method_names, k=k, report=report,
+            corpus_path=corpus, questions_path=questions, quiet=options["verbosity"] == 0,
+        )
+
+    def _evaluate(
+        self,
+        *,
+        corpus: Corpus,
+        asked: list[EvaluationQuestion],
+        method_names: list[str],
+        k: int,
+        report: Path | None,
+        corpus_path: Path,
+        questions_path: Path,
+        quiet: bool,
+    ) -> None:
+        """Ingest, ask every question with each method, print a line per method (and write the report)."""
         # tqdm writes to the real stderr: Django's stderr wrapper would add a newline to every redraw.
-        ingest_bar = tqdm(total=len(documents), desc="ingesting", unit="doc", disable=quiet, file=sys.stderr)
-        with ingest_bar, evaluation_corpus_ingested(corpus=documents, on_document=ingest_bar.update) as ingested:
+        ingest_bar = tqdm(total=len(corpus.documents), desc="ingesting", unit="doc", disable=quiet, file=sys.stderr)
+        with ingest_bar, evaluation_corpus_ingested(corpus=corpus.documents, on_document=ingest_bar.update) as ingested:
             ingest_bar.close()
-            self._notes(ingested=ingested, asked=asked)
+            self._notes(ingested=ingested, asked=asked, corpus=corpus)
             results = []
             for name in method_names:
                 with tqdm(total=len(asked), desc=name, unit="q", disable=quiet, file=sys.stderr) as bar:
@@ -114,12 +162,12 @@ class Command(BaseCommand):
                     corpus_chunks=ingested.chunks,
                     questions=len(asked),
                     embedding_model=settings.EMBEDDING_MODEL,
-                    corpus_path=corpus,
-                    questions_path=questions,
+                    corpus_path=corpus_path,
+                    questions_path=questions_path,
                 )
                 self.stderr.write(f"report: {paths.markdown}, {paths.chart}")
 
-    def _notes(self, *, ingested: IngestedCorpus, asked: list[EvaluationQuestion]) -> None:
+    def _notes(self, *, ingested: IngestedCorpus, asked: list[EvaluationQuestion], corpus: Corpus) -> None:
         """What the numbers rest on: the corpus as indexed, and what it could not hold."""
         self.stderr.write(
             f"indexed {ingested.documents} documents ({ingested.chunks} chunks); evaluating {len(asked)} questions"
@@ -129,9 +177,11 @@ class Command(BaseCommand):
                 f"{len(ingested.aliases)} corpus line(s) repeat an earlier line's text and count as that document"
             )
         if ingested.failed:
-            unreachable = sum(1 for q in asked if q.gold <= ingested.failed.keys())
             first_id, reason = next(iter(ingested.failed.items()))
+            self.stderr.write(f"{len(ingested.failed)} corpus document(s) failed to ingest (e.g. {first_id}: {reason})")
+        not_indexed = ingested.failed.keys() | corpus.empty.keys()
+        unreachable = sum(1 for question in asked if question.gold <= not_indexed)
+        if unreachable:
             self.stderr.write(
-                f"{len(ingested.failed)} corpus document(s) failed to ingest (e.g. {first_id}: {reason}); "
-                f"{unreachable} question(s) have only failed documents as gold and cannot be hits"
+                f"{unreachable} question(s) have only failed or empty documents as gold and cannot be hits"
             )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from assistant.answers.evaluation import (
@@ -335,10 +337,19 @@ QUESTIONS = [
 
 @pytest.mark.django_db
 def test_command_answers_through_the_model_and_leaves_nothing_behind(
-    local_llm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    local_llm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    # A heading record with no text: skipped and reported, as by evaluate_retrieval.
+    corpus = jsonl(tmp_path / "corpus.jsonl", [*CORPUS, {"id": "chapter", "title": "Chapter 1", "text": ""}])
     questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    # The run happens in a throwaway data directory and database, in a child process that reaches the model server
+    # through the environment (LLM_BASE_URL): here the local one this test session started, not one of its own.
+    temp_root = tmp_path / "temp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    if not settings.LLM_BASE_URL:
+        monkeypatch.setenv("LLM_BASE_URL", local_llm)
+        monkeypatch.setenv("LLM_MODEL", settings.LOCAL_LLM_MODEL)
     out = StringIO()
     # Seed 4 draws "doses" and "france": an answerable question with a span and an unanswerable one, no label.
     call_command(
@@ -371,7 +382,10 @@ def test_command_answers_through_the_model_and_leaves_nothing_behind(
     assert metrics["abstained_when_unanswerable"] == float(not lines[1]["grounded"])
     err = capsys.readouterr().err
     assert "[1/2] doses:" in err and "[2/2] france:" in err
+    assert "skipped 1 empty record(s)" in err
 
+    # The live database and index never held the set or the answers; the throwaway directory is gone.
     assert not Collection.objects.filter(name__startswith=COLLECTION_PREFIX).exists()
     assert not Document.objects.exists() and not Chunk.objects.exists() and not Answer.objects.exists()
     assert chunk_vector_index(embedder=embedder_get()).ids().size == 0
+    assert not list(temp_root.iterdir())
