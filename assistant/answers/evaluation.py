@@ -61,6 +61,10 @@ METRIC_KEYS = (
     "answer_contains_gold",
     "label_accuracy",
     "supported_statements",
+    "invalid_citations_per_statement",
+    "unfinished_statements",
+    "relevance_failures",
+    "answer_tokens_per_statement",
     "abstained_when_unanswerable",
     "abstained_when_answerable",
     "p50_total_ms",
@@ -95,6 +99,17 @@ class AnswerOutcome:
     supported_statements: int
     invalid_citations: int
     timings: Mapping[str, Any]
+    irrelevant_statements: int = 0  # supported by their passages but not about the question
+    shown: tuple[dict, ...] = ()  # the statements as stored (text, supported, method), for --output
+
+    @property
+    def unfinished_statements(self) -> int:
+        return int(self.timings.get("unfinished_statements") or 0)
+
+    @property
+    def answer_tokens(self) -> int | None:
+        tokens = self.timings.get("answer_tokens")
+        return int(tokens) if tokens is not None else None
 
     @property
     def total_ms(self) -> float:
@@ -120,6 +135,8 @@ class AnswerOutcome:
             {
                 "statements": self.statements,
                 "supported_statements": self.supported_statements,
+                "invalid_citations": self.invalid_citations,
+                "shown": list(self.shown),
                 "timings": dict(self.timings),
             }
         )
@@ -184,6 +201,12 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _per_statement(outcomes: Sequence[AnswerOutcome], counts: Sequence[int | None]) -> float | None:
+    """A count over the outcomes per statement they made; None without statements."""
+    statements = sum(o.statements for o in outcomes)
+    return sum(c or 0 for c in counts) / statements if statements else None
+
+
 def answer_metrics(*, outcomes: Sequence[AnswerOutcome]) -> dict[str, int | float | None]:
     """The command's last line: the keys of METRIC_KEYS in that order."""
     totals = [o.total_ms for o in outcomes]
@@ -193,6 +216,13 @@ def answer_metrics(*, outcomes: Sequence[AnswerOutcome]) -> dict[str, int | floa
         "answer_contains_gold": _rounded(answer_contains_gold_share(outcomes=outcomes), 4),
         "label_accuracy": _rounded(label_accuracy(outcomes=outcomes), 4),
         "supported_statements": _rounded(supported_statement_share(outcomes=outcomes), 4),
+        "invalid_citations_per_statement": _rounded(_per_statement(outcomes, [o.invalid_citations for o in outcomes]),
+                                                    4),
+        "unfinished_statements": sum(o.unfinished_statements for o in outcomes),
+        "relevance_failures": sum(o.irrelevant_statements for o in outcomes),
+        "answer_tokens_per_statement": _rounded(
+            _per_statement([o for o in outcomes if o.answer_tokens is not None],
+                           [o.answer_tokens for o in outcomes if o.answer_tokens is not None]), 1),
         "abstained_when_unanswerable": _rounded(abstained_share(outcomes=outcomes, answerable=False), 4),
         "abstained_when_answerable": _rounded(abstained_share(outcomes=outcomes, answerable=True), 4),
         "p50_total_ms": round(float(np.percentile(totals, 50)), 1) if totals else None,
@@ -273,6 +303,9 @@ def answer_outcome(
         supported_statements=sum(1 for statement in answer.statements if statement["supported"]),
         invalid_citations=answer.invalid_citation_count,
         timings=answer.timings,
+        irrelevant_statements=sum(1 for s in answer.statements if s.get("method") == "irrelevant"),
+        shown=tuple({"text": s["text"], "supported": s["supported"], "method": s.get("method", ""),
+                     "support": s.get("support")} for s in answer.statements),
     )
 
 

@@ -36,6 +36,7 @@ from assistant.grounding.run import (
     grounded_run,
     unavailable_message,
 )
+from assistant.grounding.sentences import PassageSentences
 from assistant.grounding.verification import VerifiedStatement, statement_verify
 from assistant.models import Answer, AuditEvent
 from ingestion.models import Chunk
@@ -86,7 +87,6 @@ class AnswerRecipe(GroundedRecipe):
         self.language = language_of(question)
         self.k = k
         self.yes_no = is_yes_no_question(question)
-        self.output_format = response_format(yes_no=self.yes_no)
 
     def record_new(self, *, user: Reader, chunks: list[Chunk]) -> Answer:
         return Answer(question=self.query, language=self.language, passages=[c.id for c in chunks],
@@ -95,6 +95,9 @@ class AnswerRecipe(GroundedRecipe):
 
     def messages(self, *, chunks: list[Chunk], prompted_reasoning: bool) -> list[BaseMessage]:
         return answer_messages(question=self.query, chunks=chunks, prompted_reasoning=prompted_reasoning)
+
+    def output_format(self, *, chunks: list[Chunk]) -> dict:
+        return response_format(yes_no=self.yes_no, sentence_ids=PassageSentences.of(chunks).ids())
 
     def reader(self, *, chunks: list[Chunk]) -> StatementReader:
         return StatementReader(chunks=chunks, language=self.language, yes_no=self.yes_no)
@@ -105,6 +108,7 @@ class AnswerRecipe(GroundedRecipe):
         record.raw_reply = generation.reply
         record.reasoning = generation.reasoning
         generation.timings["stopped_repeating"] = generation.stopped
+        generation.timings["unfinished_statements"] = reader.unfinished
         generation.timings.setdefault("first_statement_ms", None)
         if generation.error:
             record.error = generation.error
@@ -131,7 +135,9 @@ class StatementReader:
 
     def __init__(self, *, chunks: list[Chunk], language: str, yes_no: bool) -> None:
         self.chunks, self.language, self.yes_no = chunks, language, yes_no
+        self.sentences = PassageSentences.of(chunks)
         self.threshold = settings.CITATION_SUPPORT_THRESHOLD
+        self.unfinished = 0  # statements cut short (token limit, repetition stop, a copy of cut reasoning): not shown
         self.verified: list[VerifiedStatement] = []
         self.verdict = ""
         self.shown = ""
@@ -140,7 +146,7 @@ class StatementReader:
     def _verify_new(self, statements: Sequence[DraftStatement], generation: Generation) -> Iterator[GroundedEvent]:
         for index, statement in enumerate(statements[len(self.verified):], start=len(self.verified)):
             self.verified.append(statement_verify(index=index, draft=statement, passages=self.chunks,
-                                                  threshold=self.threshold))
+                                                  threshold=self.threshold, sentences=self.sentences))
             generation.timings.setdefault("first_statement_ms", generation.ms_since_start())
             yield GroundedEvent("statement", self.verified[-1].as_dict())
 
@@ -157,13 +163,29 @@ class StatementReader:
         yield from self._verify_new(finished, generation)
 
     def finish(self, reply: str, generation: Generation, *, complete: bool) -> Iterator[GroundedEvent]:
-        draft = answer_parse(reply, complete=not generation.stopped)
-        final = _unrepeated(finished_statements(draft)) if generation.stopped else draft.statements
+        # Ended by the model itself, not cut at the token limit nor stopped for repeating: only then may the last
+        # statement of a prose reply be whole (a JSON one must also have closed).
+        ended = not generation.stopped and generation.stats.finish_reason != "length"
+        draft = answer_parse(reply, complete=ended)
+        finished = finished_statements(draft)
+        final = [s for s in finished if not statement_copies_cut_reasoning(text=s.text, generation=generation)]
+        self.unfinished = len(draft.statements) - len(final)
+        if generation.stopped:
+            final = _unrepeated(final)
         self.verdict = draft.verdict
         if self.yes_no and final and not self.verdict and not generation.error:
             # stopped for repeating, or cut at the token limit: the model completes its verdict
             self.verdict = _verdict_completed(generation=generation, statements=final)
         yield from self._verify_new(final, generation)
+
+
+def statement_copies_cut_reasoning(*, text: str, generation: Generation) -> bool:
+    """A statement that is the end of reasoning the budget cut off, copied unfinished into the answer (seen with the
+    small local model: "…血压虽然低于140/90 mmHg，仍应"): it ends no sentence and ends where the reasoning was cut."""
+    body = "".join(text.split())
+    if not generation.stats.reasoning_truncated or not body or body[-1] in CLOSING_PUNCTUATION:
+        return False
+    return "".join(generation.reasoning.split()).endswith(body[-min(len(body), 12):])
 
 
 def answer_stream(

@@ -20,17 +20,17 @@ PATIENT_LABELS = {
 # Placeholders, not a sample report: small models copy an example's content into their reply.
 REPORT_FORMAT = {
     "en": '{"differential": [{"diagnosis": "<a possible diagnosis>", "supporting_findings": "<findings that '
-          'support it>", "citations": [{"passage": <its number>, "quote": "<exact words of that passage>"}]}], '
-          '"examinations": [{"name": "<an examination>", "reason": "<why>", "citations": [...]}], '
+          'support it>", "cite": ["<id of a sentence it rests on>"]}], '
+          '"examinations": [{"name": "<an examination>", "reason": "<why>", "cite": [...]}], '
           '"medications": [{"drug": "<drug>", "dosing": "<dosing as the passage states it>", '
-          '"contraindications": "<as the passage states them>", "citations": [...]}], '
-          '"red_flags": [{"sign": "<a sign needing urgent care>", "action": "<what to do>", "citations": [...]}]}',
+          '"contraindications": "<as the passage states them>", "cite": [...]}], '
+          '"red_flags": [{"sign": "<a sign needing urgent care>", "action": "<what to do>", "cite": [...]}]}',
     "zh": '{"differential": [{"diagnosis": "<可能的诊断>", "supporting_findings": "<支持它的表现>", '
-          '"citations": [{"passage": <资料编号>, "quote": "<该资料中的原文>"}]}], '
-          '"examinations": [{"name": "<检查>", "reason": "<理由>", "citations": [...]}], '
+          '"cite": ["<它所依据的资料句子编号>"]}], '
+          '"examinations": [{"name": "<检查>", "reason": "<理由>", "cite": [...]}], '
           '"medications": [{"drug": "<药物>", "dosing": "<资料所写的用法用量>", "contraindications": '
-          '"<资料所写的禁忌>", "citations": [...]}], '
-          '"red_flags": [{"sign": "<需紧急处理的征象>", "action": "<处理>", "citations": [...]}]}',
+          '"<资料所写的禁忌>", "cite": [...]}], '
+          '"red_flags": [{"sign": "<需紧急处理的征象>", "action": "<处理>", "cite": [...]}]}',
 }
 
 INSTRUCTIONS = {
@@ -46,8 +46,8 @@ object with four short lists, most relevant first:
 passages state them;
 - "red_flags": signs needing urgent care, each with the action to take.
 Keep every field short (at most 15 words) and do not repeat an item or the patient facts. Every item cites the \
-passages it comes from: "passage" is the passage number and "quote" is the exact words copied from that passage, \
-never from the patient facts. Leave a list empty when the passages say nothing for it; never add what they do not say.
+passage sentences it comes from by their ids in "cite" (e.g. "2.3" is sentence [2.3]), never the patient facts. \
+Leave a list empty when the passages say nothing for it; never add what they do not say.
 Format: {example}
 {reasoning}
 Patient:
@@ -60,8 +60,8 @@ Patient:
 - "examinations"：应做的检查或评估，每项写出理由；
 - "medications"：资料针对这位患者提到的药物，用法用量和禁忌须与资料原文一致；
 - "red_flags"：需要紧急处理的危险征象，每项写出处理措施。
-每个字段都要简短（不超过 30 个字），不要重复同一项或照抄患者信息。每项注明出处："passage" 是资料编号，\
-"quote" 是从该资料中原样摘录的原文（不是患者信息）。\
+每个字段都要简短（不超过 30 个字），不要重复同一项或照抄患者信息。每项在 "cite" 中列出它所依据的资料句子编号\
+（如 "2.3" 即句子 [2.3]），不是患者信息。\
 资料没有相关内容时该列表留空，不要添加资料没有的内容。
 格式：{example}
 {reasoning}

@@ -20,6 +20,7 @@ from assistant.clinical.prompts import clinical_messages, patient_text
 from assistant.clinical.reply import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.grounding.events import GroundedEvent
 from assistant.grounding.run import Generation, GroundedRecipe, grounded_record, grounded_run
+from assistant.grounding.sentences import PassageSentences
 from assistant.grounding.support import term_coverage
 from assistant.grounding.verification import statement_verify
 from assistant.models import AuditEvent, ClinicalReport
@@ -39,13 +40,17 @@ PASSAGES_PER_SOURCE = 3
 # guideline content, however well a passage happens to match it: it is not a recommendation.
 PATIENT_RESTATEMENT = 0.8
 
-def item_verify(*, item: DraftItem, passages: Sequence[Chunk], threshold: float, patient: str = "") -> dict:
+def item_verify(
+    *, item: DraftItem, passages: Sequence[Chunk], threshold: float, patient: str = "",
+    sentences: PassageSentences | None = None,
+) -> dict:
     """The item's fields with its verification: supported or not, support, and quote-level citations.
 
     An item that only restates the patient facts is unsupported (method "restates_patient") even where a passage
     shares its words: the small model writes the complaint back as a diagnosis or the current dose as a reference.
     """
-    verified = statement_verify(index=item.index, draft=item.as_statement(), passages=passages, threshold=threshold)
+    verified = statement_verify(index=item.index, draft=item.as_statement(), passages=passages, threshold=threshold,
+                                sentences=sentences)
     checked = {"section": item.section, **item.fields, **verified.as_dict()}
     if patient and term_coverage(item.text(), patient) >= PATIENT_RESTATEMENT:
         checked.update(supported=False, method="restates_patient", citations=[])  # unsupported: shown uncited
@@ -78,7 +83,6 @@ class ClinicalReportRecipe(GroundedRecipe):
         self.language = language_of(complaint)
         self.query = f"{complaint.strip()} {history.strip()}".strip()
         self.patient = patient_text(language=self.language, **self.facts)
-        self.output_format = clinical_response_format()
 
     def select(self, passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
         return passages_diversified(passages=passages, k=CLINICAL_TOP_K, per_source=PASSAGES_PER_SOURCE)
@@ -90,6 +94,9 @@ class ClinicalReportRecipe(GroundedRecipe):
     def messages(self, *, chunks: list[Chunk], prompted_reasoning: bool) -> list[BaseMessage]:
         return clinical_messages(language=self.language, patient=self.patient, chunks=chunks,
                                  prompted_reasoning=prompted_reasoning)
+
+    def output_format(self, *, chunks: list[Chunk]) -> dict:
+        return clinical_response_format(sentence_ids=PassageSentences.of(chunks).ids())
 
     def reader(self, *, chunks: list[Chunk]) -> ItemReader:
         return ItemReader(chunks=chunks, patient=self.patient)
@@ -122,6 +129,7 @@ class ItemReader:
 
     def __init__(self, *, chunks: list[Chunk], patient: str) -> None:
         self.chunks, self.patient = chunks, patient
+        self.sentences = PassageSentences.of(chunks)
         self.threshold = settings.CITATION_SUPPORT_THRESHOLD
         self.verified: dict[tuple[str, int], dict] = {}
         self.repeated: set[tuple[str, int]] = set()
@@ -134,7 +142,8 @@ class ItemReader:
             if _item_key(item) in {_item_key(i) for i in items if i.section == item.section and i.index < item.index}:
                 self.repeated.add(key)  # small models repeat an item; once is enough
                 continue
-            checked = item_verify(item=item, passages=self.chunks, threshold=self.threshold, patient=self.patient)
+            checked = item_verify(item=item, passages=self.chunks, threshold=self.threshold, patient=self.patient,
+                                  sentences=self.sentences)
             self.verified[key] = checked
             generation.timings.setdefault("first_item_ms", generation.ms_since_start())
             yield GroundedEvent("item", {"section": item.section, "index": item.index, "item": checked})

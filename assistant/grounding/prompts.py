@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from assistant.grounding.sentences import PassageSentences, sentence_id
 from ingestion.models import Chunk
 from retrieval.language import language_of
 
@@ -42,10 +43,16 @@ def passage_source(chunk: Chunk) -> str:
 
 
 def passages_block(*, chunks: Sequence[Chunk], nonce: str) -> str:
-    """Numbered like the citations the answer must use, between boundary lines that carry the nonce."""
+    """Each passage numbered, its sentences numbered within it ([2.3]) as the citations name them, between boundary
+    lines that carry the nonce."""
+    sentences = PassageSentences.of(chunks)
     body = "\n\n".join(
-        f"[{number}] ({passage_source(chunk)})\n{passage_text_defused(chunk.text.strip())}"
-        for number, chunk in enumerate(chunks, start=1)
+        f"[{number}] ({passage_source(chunk)})\n" + "\n".join(
+            f"[{sentence_id(passage=number, sentence=index)}] "
+            f"{passage_text_defused(' '.join(chunk.text[span.start : span.end].split()))}"
+            for index, span in enumerate(spans, start=1)
+        )
+        for number, (chunk, spans) in enumerate(zip(chunks, sentences.spans, strict=True), start=1)
     )
     return f"===== BEGIN PASSAGES {nonce} =====\n{body}\n===== END PASSAGES {nonce} ====="
 

@@ -1,9 +1,13 @@
 """The structured answer the model is asked for, and how its reply is read back.
 
-The model answers as JSON: a list of statements, each citing passages by number with a verbatim quote, and for yes/no
-questions a verdict. vLLM constrains decoding to the schema (`response_format`); for servers without constrained
-decoding the same reply is read by a tolerant parser: JSON found anywhere in the text, even cut short, else prose with
-[n] markers, which becomes statements citing those passages without quotes (verification then locates the quote).
+The model answers as JSON: a list of statements, each citing the ids of the passage sentences it rests on ("cite":
+["2.3"]; grounding/sentences.py), and for yes/no questions a verdict. vLLM constrains decoding to the schema
+(`response_format`), in which the ids are an enum of those given, so no citation can name a sentence that does not
+exist. For servers without constrained decoding the same reply is read by a tolerant parser: JSON found anywhere in
+the text, even cut short (older {"passage", "quote"} citations too), else prose with [n] or [n.m] markers.
+
+A statement is finished only when its JSON object has closed (or, in prose, its sentence has ended before the reply
+did): what a token limit, the reasoning budget or a repetition stop cut off is never read as a statement.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 from langchain_core.utils.json import parse_partial_json
 
+from assistant.grounding.sentences import sentence_id_read
+
 VERDICTS = ("yes", "no", "maybe")
 MAX_STATEMENTS = 8
 MAX_CITATIONS = 3
@@ -24,39 +30,33 @@ CLOSING_PUNCTUATION = "。！？!?；;."
 VERDICT_WORD = re.compile(r"yes|no|maybe|是|否|可能", re.IGNORECASE)
 BARE_VERDICT = re.compile(rf"^\W*(?:(?:{VERDICT_WORD.pattern})\W*)+$", re.IGNORECASE)  # "Yes", "Yes/No/Maybe", "否。"
 BARE_VERDICT_MEANING = {"是": "yes", "否": "no", "可能": "maybe"}
-STATEMENTS_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "maxItems": MAX_STATEMENTS,
-    "items": {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "citations": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": MAX_CITATIONS,
-                "items": {
-                    "type": "object",
-                    "properties": {"passage": {"type": "integer", "minimum": 1}, "quote": {"type": "string"}},
-                    "required": ["passage", "quote"],
-                    "additionalProperties": False,
-                },
-            },
+def cite_schema(sentence_ids: list[str]) -> dict[str, Any]:
+    """The ids a statement may cite: one to MAX_CITATIONS of those given."""
+    return {"type": "array", "minItems": 1, "maxItems": MAX_CITATIONS,
+            "items": {"type": "string", "enum": sentence_ids} if sentence_ids else {"type": "string"}}
+
+
+def statements_schema(sentence_ids: list[str]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "maxItems": MAX_STATEMENTS,
+        "items": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "cite": cite_schema(sentence_ids)},
+            "required": ["text", "cite"],
+            "additionalProperties": False,
         },
-        "required": ["text", "citations"],
-        "additionalProperties": False,
-    },
-}
+    }
 
 
-def answer_schema(*, yes_no: bool) -> dict[str, Any]:
+def answer_schema(*, yes_no: bool, sentence_ids: list[str]) -> dict[str, Any]:
     """Statements with quoted citations, then, for a yes/no question only, the verdict.
 
     Measured with the small local model: a verdict written first drew it into the empty answer whose prefix it shares
     (LeCoQA yes/no questions abstained 19 of 23 times against 11), and a "not applicable" field on other questions
     did the same (cpgQA abstained 15% against 2.5%). A reply stopped early keeps its verdict through `verdict_prefix`.
     """
-    properties: dict[str, Any] = {"statements": STATEMENTS_SCHEMA}
+    properties: dict[str, Any] = {"statements": statements_schema(sentence_ids)}
     if yes_no:
         properties["verdict"] = {"type": "string", "enum": list(VERDICTS)}
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
@@ -64,10 +64,7 @@ def answer_schema(*, yes_no: bool) -> dict[str, Any]:
 
 def verdict_prefix(statements: list[DraftStatement]) -> str:
     """The reply up to its verdict's value, for a model stopped early to complete just that."""
-    body = [
-        {"text": s.text, "citations": [{"passage": c.passage, "quote": c.quote} for c in s.citations]}
-        for s in statements
-    ]
+    body = [{"text": s.text, "cite": [c.id for c in s.citations]} for s in statements]
     return json.dumps({"statements": body}, ensure_ascii=False)[:-1] + ', "verdict": "'
 
 
@@ -77,16 +74,24 @@ def verdict_read(completion: str) -> str:
     return word.group(1) if word and word.group(1) in VERDICTS else ""
 
 
-def response_format(*, yes_no: bool = False) -> dict[str, Any]:
+def response_format(*, yes_no: bool = False, sentence_ids: list[str] | None = None) -> dict[str, Any]:
     """OpenAI's `response_format` for the answer schema, which vLLM turns into constrained decoding."""
-    schema = answer_schema(yes_no=yes_no)
+    schema = answer_schema(yes_no=yes_no, sentence_ids=sentence_ids or [])
     return {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema, "strict": True}}
 
 
 @dataclass(frozen=True)
-class CitedQuote:
+class Citation:
+    """What a statement cites: a sentence of a passage (both 1-based), or, from servers without the schema, a
+    passage with the words the model copied from it (`sentence` None)."""
+
     passage: int
-    quote: str
+    sentence: int | None = None
+    quote: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.passage}.{self.sentence}" if self.sentence is not None else str(self.passage)
 
 
 @dataclass(frozen=True)
@@ -94,19 +99,19 @@ class DraftStatement:
     """A statement as the model wrote it, before verification."""
 
     text: str
-    citations: list[CitedQuote] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class DraftAnswer:
     statements: list[DraftStatement]
     verdict: str  # "yes" / "no" / "maybe", or "" when not a yes/no question or not given
-    complete: bool  # False while streaming: the last statement may still grow
+    complete: bool  # the reply's JSON has closed (prose: the reply ended); else the last statement may be cut
     parsed_as: str  # "json" or "prose"
 
 
-MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、;；]\s*\d+)*)\s*[\]】]")
-MARKERS = r"(?:\s*[\[【]\s*\d+(?:\s*[,，、;；]\s*\d+)*\s*[\]】])*"
+MARKER = re.compile(r"[\[【]\s*(\d+(?:\.\d+)?(?:\s*[,，、;；]\s*\d+(?:\.\d+)?)*)\s*[\]】]")
+MARKERS = r"(?:\s*[\[【]\s*\d+(?:\.\d+)?(?:\s*[,，、;；]\s*\d+(?:\.\d+)?)*\s*[\]】])*"
 # A sentence runs to 。！？!?；; or a full stop before a space, and keeps the markers after it.
 SENTENCE = re.compile(rf".+?(?:[。！？!?；;]|\.(?=\s|$)|\n|$){MARKERS}", re.DOTALL)
 NO_ANSWER_PROSE = re.compile(r"\bNO_ANSWER\b")
@@ -128,16 +133,21 @@ def is_yes_no_question(question: str) -> bool:
 def json_object_read(text: str, *, complete: bool = True) -> Any:
     """The JSON object a reply holds from its first "{": whole, wrapped in prose or a code fence, or (while
     streaming, or cut short) partial; None where there is none."""
+    return json_object_closed(text, complete=complete)[0]
+
+
+def json_object_closed(text: str, *, complete: bool = True) -> tuple[Any, bool]:
+    """json_object_read's object, and whether it closed (decoded whole rather than completed from a cut text)."""
     start = text.find("{")
     if start < 0:
-        return None
+        return None, False
     body = text[start:].strip().removesuffix("```").strip()
     if complete:
         try:
-            return json.JSONDecoder().raw_decode(body)[0]
+            return json.JSONDecoder().raw_decode(body)[0], True
         except json.JSONDecodeError:
             pass
-    return parse_partial_json(body)
+    return parse_partial_json(body), False
 
 
 def passage_number(value: Any) -> int | None:
@@ -147,21 +157,29 @@ def passage_number(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def cited_quotes(raw: Any) -> list[CitedQuote]:
-    """The {"passage", "quote"} citations of a reply's item; malformed ones are dropped."""
-    citations = []
-    for cited in raw if isinstance(raw, list) else []:
-        number = passage_number(cited.get("passage")) if isinstance(cited, dict) else None
-        if number is not None:
-            quote = cited.get("quote")
-            citations.append(CitedQuote(passage=number, quote=quote if isinstance(quote, str) else ""))
-    return citations
+def citation_read(value: Any) -> Citation | None:
+    """One cited id ("2.3", or a bare passage number) or an older {"passage", "quote"}; None if malformed."""
+    if isinstance(value, dict):
+        number = passage_number(value.get("passage"))
+        quote = value.get("quote")
+        return Citation(passage=number, quote=quote if isinstance(quote, str) else "") if number is not None else None
+    sentence = sentence_id_read(value)
+    if sentence is not None:
+        return Citation(passage=sentence[0], sentence=sentence[1])
+    number = passage_number(value)
+    return Citation(passage=number) if number is not None else None
+
+
+def citations_read(raw: dict) -> list[Citation]:
+    """A reply item's citations: its "cite" ids, else its older "citations"; malformed ones are dropped."""
+    cited = raw.get("cite") if isinstance(raw.get("cite"), list) else raw.get("citations")
+    return [c for c in (citation_read(value) for value in (cited if isinstance(cited, list) else [])) if c]
 
 
 def _statement_from(raw: Any) -> DraftStatement | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         return None
-    return DraftStatement(text=raw["text"].strip(), citations=cited_quotes(raw.get("citations")))
+    return DraftStatement(text=raw["text"].strip(), citations=citations_read(raw))
 
 
 def _verdict_from(value: Any) -> str:
@@ -186,21 +204,21 @@ def prose_statements(text: str) -> list[DraftStatement]:
         body = re.sub(r"\s+([。，,；;！？!?.])", r"\1", MARKER.sub("", raw)).strip()
         if not body:
             continue
-        numbers = [int(n) for m in MARKER.finditer(raw) for n in re.split(r"\s*[,，、;；]\s*", m.group(1))]
-        statements.append(DraftStatement(text=body, citations=[CitedQuote(n, "") for n in dict.fromkeys(numbers)]))
+        cited = [citation_read(n) for m in MARKER.finditer(raw) for n in re.split(r"\s*[,，、;；]\s*", m.group(1))]
+        statements.append(DraftStatement(text=body, citations=list(dict.fromkeys(c for c in cited if c))))
     return statements
 
 
 def answer_parse(text: str, *, complete: bool = True) -> DraftAnswer:
     """The model's reply as statements: JSON (whole, partial, or wrapped in prose or a code fence), else prose."""
     if "{" in text:
-        candidate = json_object_read(text, complete=complete)
+        candidate, closed = json_object_closed(text, complete=complete)
         if isinstance(candidate, dict) and ("statements" in candidate or not complete):
             raw_statements = candidate.get("statements") or []
             statements = [s for s in (_statement_from(r) for r in raw_statements) if s is not None]
             claims = [s for s in statements if not BARE_VERDICT.match(s.text)]
             verdict = _verdict_from(candidate.get("verdict")) or _bare_verdict(statements)
-            return DraftAnswer(claims, verdict, complete, "json")
+            return DraftAnswer(claims, verdict, closed, "json")
         if not complete:
             return DraftAnswer([], "", False, "json")
     if NO_ANSWER_PROSE.search(text):

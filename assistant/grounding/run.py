@@ -181,7 +181,6 @@ class GroundedRecipe(ABC):
     k: int | None = None
     kept: str = "question"
     action: str
-    output_format: dict[str, Any]
 
     def select(self, passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
         return passages
@@ -192,6 +191,10 @@ class GroundedRecipe(ABC):
 
     @abstractmethod
     def messages(self, *, chunks: list[Chunk], prompted_reasoning: bool) -> list[BaseMessage]: ...
+
+    @abstractmethod
+    def output_format(self, *, chunks: list[Chunk]) -> dict[str, Any]:
+        """The reply schema for these passages (the sentence ids they may cite)."""
 
     @abstractmethod
     def reader(self, *, chunks: list[Chunk]) -> ReplyReader: ...
@@ -228,7 +231,7 @@ def grounded_run(
         reader = recipe.reader(chunks=passages.chunks)
         yield from grounded_generation(
             generation=generation, language=recipe.language, kept=recipe.kept, reader=reader,
-            output_format=recipe.output_format,
+            output_format=recipe.output_format(chunks=passages.chunks),
             messages=lambda prompted: recipe.messages(chunks=passages.chunks, prompted_reasoning=prompted),
         )
         recipe.conclude(record=record, generation=generation, reader=reader, chunks=passages.chunks)

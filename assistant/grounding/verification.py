@@ -1,12 +1,14 @@
-"""Check each statement against the passages it cites: the quote must be in the passage, and the passage must support
-the statement by a measured score at or above the calibrated threshold.
+"""Check each statement against what it cites: the cited sentences must support it by a measured score at or above
+the calibrated threshold.
 
-A quote is found when it occurs in the passage after normalising width, case, whitespace and quotation marks (an
-ellipsis may join pieces found in order); otherwise the sentence of the passage that best supports the statement is
-taken as the quote and the citation says the model's quote was not found. Support is measured on the whole passage,
-as the threshold was calibrated.
-A statement whose citations fail may still stand on another passage that supports it ("matched"), which keeps small
-models' right answers with wrong numbers; a statement no passage supports is unsupported.
+A statement cites sentences by id ([2.3], grounding/sentences.py): the quote shown is that sentence of the passage,
+exact by construction, and support is measured on the cited sentences of each passage. An id that names no sentence
+given is an invalid citation. From servers without the schema a citation may instead carry the model's own quote: it
+is found when it occurs in the passage after normalising width, case, whitespace and quotation marks (an ellipsis may
+join pieces found in order), else the passage's best-supporting sentence is shown and the citation says so; support is
+then measured on the whole passage, as the threshold was first calibrated.
+A statement whose citations fail may still stand on the sentences of a passage that support it ("matched"), which
+keeps small models' right answers with a wrong id; a statement nothing supports is unsupported.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from assistant.grounding.reply import DraftStatement
+from assistant.grounding.sentences import PassageSentences, Span, sentence_spans
 from assistant.grounding.support import content_terms, support_score
 from ingestion.models import Chunk
 
 MIN_TERMS = 2
 NUMERIC = re.compile(r"[\d./-]+")
-SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 QUOTE_CHARS = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "—": "-", "–": "-"})
 ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…+)\s*")
 
@@ -42,12 +44,6 @@ def _normalised(text: str) -> tuple[str, list[int]]:
             chars.append(piece)
             origin.append(index)
     return "".join(chars), origin
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
 
 
 def quote_locate(*, quote: str, passage: str) -> Span | None:
@@ -70,26 +66,6 @@ def quote_locate(*, quote: str, passage: str) -> Span | None:
     return Span(origin[start], origin[end - 1] + 1)
 
 
-def sentence_spans(text: str) -> list[Span]:
-    spans, start = [], 0
-    for match in SENTENCE_END.finditer(text):
-        if match.start() > start and text[start : match.start()].strip():
-            spans.append(Span(start, match.start()))
-        start = match.end()
-    if text[start:].strip():
-        spans.append(Span(start, len(text)))
-    return spans or [Span(0, len(text))]
-
-
-def _trimmed(text: str, span: Span) -> Span:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
-
-
 def best_evidence(*, statement: str, passage: str) -> tuple[Span, float]:
     """The sentence, or pair of adjacent sentences, of the passage that best supports the statement."""
     sentences = sentence_spans(passage)
@@ -97,7 +73,7 @@ def best_evidence(*, statement: str, passage: str) -> tuple[Span, float]:
     scored = [(support_score(statement=statement, evidence=passage[w.start : w.end]), w) for w in windows]
     # The higher score wins; among equals the shorter window, so the quote shown is as tight as the support allows.
     score, window = max(scored, key=lambda item: (item[0], -(item[1].end - item[1].start)))
-    return _trimmed(passage, window), score
+    return window, score
 
 
 @dataclass(frozen=True)
@@ -147,6 +123,15 @@ def _citation(*, number: int, chunk: Chunk, span: Span, found: bool, support: fl
     )
 
 
+def sentences_check(*, statement: str, number: int, chunk: Chunk, spans: Sequence[Span]) -> VerifiedCitation:
+    """The cited sentences of one passage (in passage order) as the quote, and their support of the statement."""
+    ordered = sorted(set(spans), key=lambda s: s.start)
+    evidence = " ".join(chunk.text[s.start : s.end] for s in ordered)
+    support = support_score(statement=statement, evidence=evidence)
+    return _citation(number=number, chunk=chunk, span=Span(ordered[0].start, ordered[-1].end), found=True,
+                     support=support)
+
+
 def citation_check(*, statement: str, quote: str, number: int, chunk: Chunk) -> VerifiedCitation:
     """The citation with its quote located (or replaced by the best sentences) and its support measured.
 
@@ -169,31 +154,45 @@ def statement_checkable(text: str) -> bool:
 
 
 def statement_verify(
-    *, index: int, draft: DraftStatement, passages: Sequence[Chunk], threshold: float
+    *, index: int, draft: DraftStatement, passages: Sequence[Chunk], threshold: float,
+    sentences: PassageSentences | None = None,
 ) -> VerifiedStatement:
     text = draft.text.strip()
-    cited = list(dict.fromkeys(c.passage for c in draft.citations))
-    invalid = sum(1 for n in cited if not 1 <= n <= len(passages))
+    sentences = sentences or PassageSentences.of(passages)
+    cited_sentences: dict[int, list[Span]] = {}
+    quotes: dict[int, str] = {}
+    invalid = 0
+    for citation in dict.fromkeys(draft.citations):
+        if citation.sentence is not None:
+            span = sentences.span(passage=citation.passage, sentence=citation.sentence)
+            if span is None:
+                invalid += 1
+            else:
+                cited_sentences.setdefault(citation.passage, []).append(span)
+        elif 1 <= citation.passage <= len(passages):
+            if not quotes.get(citation.passage):
+                quotes[citation.passage] = citation.quote
+        else:
+            invalid += 1
     if not statement_checkable(text):
         return VerifiedStatement(index, text, False, 0.0, "unsupported", [], invalid)
-    quotes: dict[int, str] = {}
-    for c in draft.citations:
-        if 1 <= c.passage <= len(passages) and not quotes.get(c.passage):
-            quotes[c.passage] = c.quote
-    checked = [
-        citation_check(statement=text, quote=quote, number=number, chunk=passages[number - 1])
-        for number, quote in quotes.items()
-    ]
+    checked = [sentences_check(statement=text, number=number, chunk=passages[number - 1], spans=spans)
+               for number, spans in cited_sentences.items()]
+    checked += [citation_check(statement=text, quote=quote, number=number, chunk=passages[number - 1])
+                for number, quote in quotes.items() if number not in cited_sentences]
     holding = [c for c in checked if c.support >= threshold]
     if holding:
         return VerifiedStatement(index, text, True, max(c.support for c in holding), "cited", holding, invalid)
-    others = [
-        citation_check(statement=text, quote="", number=number, chunk=chunk)
-        for number, chunk in enumerate(passages, start=1)
-        if number not in quotes
-    ]
+    # The best sentence (or pair) of every passage: a wrong id, or another passage, may hold what the model meant.
+    others = [_best_sentences(statement=text, number=number, chunk=chunk)
+              for number, chunk in enumerate(passages, start=1)]
     best = max(others, key=lambda c: c.support, default=None)
     if best is not None and best.support >= threshold:
         return VerifiedStatement(index, text, True, best.support, "matched", [best], invalid)
     top = max((c.support for c in [*checked, *others]), default=0.0)
     return VerifiedStatement(index, text, False, top, "unsupported", [], invalid)
+
+
+def _best_sentences(*, statement: str, number: int, chunk: Chunk) -> VerifiedCitation:
+    span, support = best_evidence(statement=statement, passage=chunk.text)
+    return _citation(number=number, chunk=chunk, span=span, found=False, support=support)

@@ -11,7 +11,8 @@ from datetime import date
 
 from django.conf import settings
 
-from assistant.grounding.reply import CitedQuote, DraftStatement, json_object_read, passage_number
+from assistant.grounding.reply import DraftStatement, citations_read, json_object_closed
+from assistant.grounding.sentences import PassageSentences
 from assistant.grounding.verification import Span, quote_locate, statement_verify
 from assistant.policies.profile import BusinessProfile
 from assistant.policies.results import PolicyItem
@@ -49,16 +50,20 @@ def clause_label(chunk: Chunk) -> str:
 
 
 def policy_reply_parse(text: str) -> dict[str, list[dict]]:
-    """The model's reply read tolerantly (cut short or wrapped): conditions and benefits with passage and quote."""
-    parsed = json_object_read(text, complete=False)
+    """The model's reply read tolerantly (wrapped, or cut short): conditions and benefits with their citations. An
+    item the token limit cut off (the reply's JSON never closed) is left out: it is no finished statement."""
+    parsed, closed = json_object_closed(text)
     read: dict[str, list[dict]] = {"conditions": [], "benefits": []}
     if not isinstance(parsed, dict):
         return read
-    for key in read:
-        for raw in parsed.get(key) or []:
+    present = [key for key in parsed if key in read and isinstance(parsed[key], list)]
+    for position, key in enumerate(present):
+        raws = parsed[key]
+        if not closed and position == len(present) - 1:
+            raws = raws[:-1]
+        for raw in raws:
             if isinstance(raw, dict) and isinstance(raw.get("text"), str) and raw["text"].strip():
-                read[key].append({"text": raw["text"].strip(), "passage": passage_number(raw.get("passage")) or 0,
-                                  "quote": raw.get("quote") if isinstance(raw.get("quote"), str) else ""})
+                read[key].append({"text": raw["text"].strip(), "citations": citations_read(raw)})
     return read
 
 
@@ -68,6 +73,7 @@ def policy_items_check(
     """(conditions, benefits, unsupported): each item's quote verified like an answer's statement; a supported
     condition is checked by rules on the clause text it quotes, which is the document's, not the model's words."""
     threshold = settings.CITATION_SUPPORT_THRESHOLD
+    sentences = PassageSentences.of(chunks)
     kept: dict[str, list[PolicyItem]] = {"conditions": [], "benefits": []}
     unsupported: list[PolicyItem] = []
     seen: set[tuple[str, str]] = set()
@@ -77,8 +83,9 @@ def policy_items_check(
             if (kind, raw["text"]) in seen:
                 continue  # small models repeat an item
             seen.add((kind, raw["text"]))
-            draft = DraftStatement(text=raw["text"], citations=[CitedQuote(raw["passage"], raw["quote"])])
-            verified = statement_verify(index=index, draft=draft, passages=chunks, threshold=threshold)
+            draft = DraftStatement(text=raw["text"], citations=raw["citations"])
+            verified = statement_verify(index=index, draft=draft, passages=chunks, threshold=threshold,
+                                        sentences=sentences)
             citation = None
             if verified.citations:
                 cited = verified.citations[0]

@@ -32,10 +32,11 @@ from assistant.grounding.run import (
     grounded_store,
     unavailable_message,
 )
+from assistant.grounding.sentences import PassageSentences
 from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policies.clauses import clause_label, policy_items_check, policy_reply_parse
 from assistant.policies.profile import BusinessProfile, profile_as_dict, profile_validate
-from assistant.policies.prompts import POLICY_FORMAT, clause_query, policy_messages, profile_query
+from assistant.policies.prompts import clause_query, policy_messages, policy_response_format, profile_query
 from assistant.policies.results import PolicyMatch, PolicyMatchResult, policy_dict_rank_key
 from retrieval.access import Reader, readable_collection_ids
 
@@ -81,7 +82,8 @@ def _policy_generation(*, title: str, clauses: _PolicyClauses, language: str) ->
     generation = Generation()
     for _ in grounded_generation(
         generation=generation, messages=lambda _prompted: policy_messages(title=title, chunks=clauses.passages.chunks),
-        output_format=POLICY_FORMAT, reader=_WholeReply(), language=language, kept="profile", reasoning=False,
+        output_format=policy_response_format(sentence_ids=PassageSentences.of(clauses.passages.chunks).ids()),
+        reader=_WholeReply(), language=language, kept="profile", reasoning=False,
         relay=False,
     ):
         pass  # the error, if any, stays on the generation: this policy is reported, the others still run

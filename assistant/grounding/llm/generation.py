@@ -55,6 +55,7 @@ class ReplyStats:
     reasoning_truncated: bool = False  # the budget ended the reasoning
     guided: bool = False  # the answer was decoded under the JSON schema
     requests: int = 0
+    finish_reason: str | None = None  # the answer's: "stop" when the model ended it, "length" when cut at the limit
 
     def seen_token(self) -> None:
         if self.first_token_at is None:
@@ -168,9 +169,10 @@ def _answer_deltas(
     thinking: bool,
 ) -> Iterator[ReplyDelta]:
     splitter = ThinkSplitter(thinking=thinking)
-    for reasoning, content, _ in _stream(
+    for reasoning, content, finish_reason in _stream(
         endpoint=endpoint, messages=messages, stats=stats, max_tokens=settings.LLM_MAX_TOKENS, extra_body=body
     ):
+        stats.finish_reason = finish_reason or stats.finish_reason
         if reasoning:
             splitter.answer_only()
             stats.reasoning_tokens += 1  # vLLM streams one token per chunk

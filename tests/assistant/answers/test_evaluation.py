@@ -118,6 +118,10 @@ def test_metrics_of_a_mixed_set() -> None:
         "answer_contains_gold": 1.0,
         "label_accuracy": 0.0,
         "supported_statements": 0.5,
+        "invalid_citations_per_statement": 0.0,
+        "unfinished_statements": 0,
+        "relevance_failures": 0,
+        "answer_tokens_per_statement": None,  # no token counts in these outcomes
         "abstained_when_unanswerable": 0.5,
         "abstained_when_answerable": 0.0,
         "p50_total_ms": 250.0,
@@ -144,7 +148,7 @@ def test_metrics_that_do_not_apply_are_null() -> None:
     assert metrics["abstained_when_unanswerable"] == 1.0
     assert metrics["p50_total_ms"] == metrics["p95_total_ms"] == 50.0
     for key in ("gold_cited", "answer_contains_gold", "label_accuracy", "supported_statements",
-                "abstained_when_answerable"):
+                "invalid_citations_per_statement", "answer_tokens_per_statement", "abstained_when_answerable"):
         assert metrics[key] is None, key
 
 
