@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from assistant.answers.services import passage_dict
 from assistant.demo.sample_set import sample_set_write
-from assistant.grounding.reply import CitedQuote, DraftStatement
+from assistant.grounding.reply import Citation, DraftStatement
 from assistant.grounding.verification import statement_verify
 from assistant.models import Answer, ClinicalReport, PolicyMatchRecord
 from ingestion.models import Chunk, Collection
@@ -134,9 +134,9 @@ def _grounded_answer(*, user, collection: Collection) -> Answer:
     chunks = list(Chunk.objects.filter(collection=collection).select_related("document").order_by("id")[:3])
     sentence = chunks[0].text.split("\n")[-1][:120]
     verified = [
-        statement_verify(index=0, draft=DraftStatement(sentence, [CitedQuote(1, sentence)]), passages=chunks,
+        statement_verify(index=0, draft=DraftStatement(sentence, [Citation(1, quote=sentence)]), passages=chunks,
                          threshold=0.4),
-        statement_verify(index=1, draft=DraftStatement("The moon is made of cheese.", [CitedQuote(2, "cheese")]),
+        statement_verify(index=1, draft=DraftStatement("The moon is made of cheese.", [Citation(2, quote="cheese")]),
                          passages=chunks, threshold=0.4),
     ]
     answer = Answer.objects.create(

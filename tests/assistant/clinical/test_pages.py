@@ -17,7 +17,7 @@ from assistant.clinical.apis import ClinicalReportOutputSerializer
 from assistant.clinical.export import DISCLAIMER_EN, DISCLAIMER_ZH
 from assistant.clinical.reply import SECTIONS, DraftItem
 from assistant.clinical.services import item_verify, report_sections
-from assistant.grounding.reply import CitedQuote
+from assistant.grounding.reply import Citation
 from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import cpgqa_evaluation_set
 from bench.datasets.portal import cpgqa_opioid_passages
@@ -89,7 +89,7 @@ def _report(*, user, chunks: list[Chunk], with_supported: bool = True) -> Clinic
             "red_flags",
             0,
             {"sign": UNSUPPORTED_SIGN, "action": "give aspirin and call cardiology"},
-            [CitedQuote(2, "")],
+            [Citation(2, quote="")],
         ),
     ]
     if with_supported:
@@ -98,13 +98,13 @@ def _report(*, user, chunks: list[Chunk], with_supported: bool = True) -> Clinic
                 "examinations",
                 0,
                 {"name": "Slower taper over months or years", "reason": "Slower taper is the most common taper"},
-                [CitedQuote(1, "Slower Taper is done over months or years")],
+                [Citation(1, quote="Slower Taper is done over months or years")],
             ),
             DraftItem(
                 "medications",
                 0,
                 {"drug": "opioid, slower taper", "dosing": SLOWER, "contraindications": ""},
-                [CitedQuote(1, SLOWER)],
+                [Citation(1, quote=SLOWER)],
             ),
         ]
     items = [item_verify(item=draft, passages=chunks, threshold=THRESHOLD) for draft in drafts]

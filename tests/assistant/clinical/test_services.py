@@ -12,7 +12,7 @@ from assistant.clinical.prompts import clinical_messages, patient_text
 from assistant.clinical.reply import SECTIONS, DraftItem, clinical_response_format, report_parse
 from assistant.clinical.selectors import clinical_reports_of_user
 from assistant.clinical.services import clinical_report_stream, item_verify
-from assistant.grounding.reply import CitedQuote
+from assistant.grounding.reply import Citation
 from assistant.models import ClinicalReport
 from bench.datasets.cpgqa import DEFAULT_SOURCE
 from bench.datasets.portal import cpgqa_opioid_passages
@@ -57,7 +57,7 @@ def test_streaming_parse_keeps_the_item_being_written_back() -> None:
              '"citations": [{"passage": 2, "quote": "x"}]}, {"diagnosis": "Chronic')
     items = report_parse(reply, complete=False)
     assert [(i.section, i.index, i.fields["diagnosis"]) for i in items] == [("differential", 0, "Opioid use disorder")]
-    assert items[0].citations == [CitedQuote(2, "x")]
+    assert items[0].citations == [Citation(2, quote="x")]
     reply += ' pain", "supporting_findings": "low back pain", "citations": []}], "examinations": [{"name": "UDT'
     items = report_parse(reply, complete=False)
     assert [(i.section, i.index) for i in items] == [("differential", 0), ("differential", 1)]
@@ -73,7 +73,7 @@ def test_item_verification_supports_the_stated_dose_and_flags_a_wrong_one(opioid
     stated = DraftItem("medications", 0, {"drug": "opioid, slower taper",
                                           "dosing": "reduce opioid by 5 to 20% every 4 weeks",
                                           "contraindications": ""},
-                       [CitedQuote(1, "reduce opioid by 5 to 20% every 4 weeks")])
+                       [Citation(1, quote="reduce opioid by 5 to 20% every 4 weeks")])
     checked = item_verify(item=stated, passages=passages, threshold=THRESHOLD)
     assert checked["supported"] and checked["method"] == "cited" and checked["section"] == "medications"
     assert checked["dosing"] == "reduce opioid by 5 to 20% every 4 weeks"
@@ -85,12 +85,12 @@ def test_item_verification_supports_the_stated_dose_and_flags_a_wrong_one(opioid
     wrong = DraftItem("medications", 1, {"drug": "opioid, slower taper",
                                          "dosing": "reduce opioid by 35 to 45% every 4 weeks",
                                          "contraindications": ""},
-                      [CitedQuote(1, "reduce opioid by 5 to 20% every 4 weeks")])
+                      [Citation(1, quote="reduce opioid by 5 to 20% every 4 weeks")])
     flagged = item_verify(item=wrong, passages=passages, threshold=THRESHOLD)
     assert not flagged["supported"] and flagged["citations"] == [] and flagged["method"] == "unsupported"
 
     unrelated = DraftItem("red_flags", 0, {"sign": "crushing chest pain radiating to the left arm",
-                                           "action": "give aspirin and call cardiology"}, [CitedQuote(2, "")])
+                                           "action": "give aspirin and call cardiology"}, [Citation(2, quote="")])
     assert not item_verify(item=unrelated, passages=passages, threshold=THRESHOLD)["supported"]
 
 
@@ -104,13 +104,13 @@ def test_an_item_restating_the_patient_is_no_recommendation_even_where_a_passage
                            vitals="", history="", medications="reduce opioid by 5 to 20% every 4 weeks")
     echo = DraftItem("medications", 0, {"drug": "opioid", "dosing": "reduce opioid by 5 to 20% every 4 weeks",
                                         "contraindications": ""},
-                     [CitedQuote(1, "reduce opioid by 5 to 20% every 4 weeks")])
+                     [Citation(1, quote="reduce opioid by 5 to 20% every 4 weeks")])
     assert item_verify(item=echo, passages=[slower], threshold=THRESHOLD)["supported"]  # without the patient facts
     flagged = item_verify(item=echo, passages=[slower], threshold=THRESHOLD, patient=patient)
     assert not flagged["supported"] and flagged["method"] == "restates_patient" and flagged["citations"] == []
     advice = DraftItem("examinations", 0, {"name": "Opioid taper plan",
                                            "reason": "reduce opioid by 5 to 20% every 4 weeks with pauses as needed"},
-                       [CitedQuote(1, "reduce opioid by 5 to 20%")])
+                       [Citation(1, quote="reduce opioid by 5 to 20%")])
     unrelated_patient = patient_text(language="en", complaint="Chronic low back pain; asks about tapering", age=58,
                                      sex="male", vitals="", history="", medications="oxycodone 60 mg a day")
     assert item_verify(item=advice, passages=[slower], threshold=THRESHOLD, patient=unrelated_patient)["supported"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grounding.reply import CitedQuote, DraftStatement
+from assistant.grounding.reply import Citation, DraftStatement
 from assistant.grounding.support import CALIBRATED_THRESHOLD
 from assistant.grounding.verification import quote_locate, statement_verify
 from ingestion.models import Chunk, Collection, Document
@@ -61,7 +61,7 @@ def test_quote_is_located_despite_width_case_spacing_and_ellipsis() -> None:
 def test_statement_with_a_true_quote_is_supported_by_its_citation(passages: list[Chunk]) -> None:
     draft = DraftStatement(
         "Adults treated at home should get oral amoxicillin 1 g three times daily for 5 days.",
-        [CitedQuote(1, "offer oral amoxicillin 1 g three times daily for 5 days")],
+        [Citation(1, quote="offer oral amoxicillin 1 g three times daily for 5 days")],
     )
     verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
     assert verified.supported and verified.method == "cited"
@@ -72,7 +72,7 @@ def test_statement_with_a_true_quote_is_supported_by_its_citation(passages: list
 
 
 def test_invented_quote_is_replaced_by_the_sentence_that_supports_the_statement(passages: list[Chunk]) -> None:
-    draft = DraftStatement("Reassess after 48 hours if symptoms do not improve.", [CitedQuote(1, "reassess daily")])
+    draft = DraftStatement("Reassess after 48 hours if symptoms do not improve.", [Citation(1, quote="reassess daily")])
     verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
     (citation,) = verified.citations
     assert verified.supported and not citation.quote_found
@@ -80,7 +80,7 @@ def test_invented_quote_is_replaced_by_the_sentence_that_supports_the_statement(
 
 
 def test_wrong_passage_number_is_corrected_to_the_supporting_passage(passages: list[Chunk]) -> None:
-    draft = DraftStatement("收缩压≥140 mmHg和（或）舒张压≥90 mmHg可诊断为高血压。", [CitedQuote(3, "")])
+    draft = DraftStatement("收缩压≥140 mmHg和（或）舒张压≥90 mmHg可诊断为高血压。", [Citation(3, quote="")])
     verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
     assert verified.supported and verified.method == "matched"
     assert [c.number for c in verified.citations] == [2]
@@ -91,7 +91,7 @@ def test_changed_dose_or_unrelated_claim_is_unsupported(passages: list[Chunk]) -
         "Offer oral amoxicillin 3 g three times daily for 10 days.",
         "Visitors must bring a negative influenza test to the ward.",
     ]:
-        draft = DraftStatement(text, [CitedQuote(1, "offer oral amoxicillin"), CitedQuote(3, "")])
+        draft = DraftStatement(text, [Citation(1, quote="offer oral amoxicillin"), Citation(3, quote="")])
         verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
         assert not verified.supported and verified.method == "unsupported" and verified.citations == []
 
@@ -99,11 +99,11 @@ def test_changed_dose_or_unrelated_claim_is_unsupported(passages: list[Chunk]) -
 def test_too_little_to_check_and_invalid_numbers(passages: list[Chunk]) -> None:
     verified = statement_verify(
         index=0,
-        draft=DraftStatement("Yes.", [CitedQuote(1, "offer")]),
+        draft=DraftStatement("Yes.", [Citation(1, quote="offer")]),
         passages=passages,
         threshold=CALIBRATED_THRESHOLD,
     )
     assert not verified.supported
-    draft = DraftStatement("Offer oral amoxicillin 1 g three times daily.", [CitedQuote(9, ""), CitedQuote(1, "")])
+    draft = DraftStatement("Offer oral amoxicillin 1 g three times daily.", [Citation(9, quote=""), Citation(1, quote="")])
     verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
     assert verified.supported and verified.invalid_citations == 1
