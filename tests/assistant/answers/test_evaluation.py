@@ -38,7 +38,7 @@ from ingestion.models import Chunk, Collection, Document
 from retrieval.evaluation import COLLECTION_PREFIX, CorpusDocument, evaluation_corpus_ingested, questions_read
 from tests.jsonl_files import jsonl, read_jsonl
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 # --- normalisation ---------------------------------------------------------------------------------------------

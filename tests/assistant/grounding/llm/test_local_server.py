@@ -17,7 +17,7 @@ from openai import OpenAI
 from assistant.grounding.llm.local_model import DEFAULT_MODEL_KEY, KNOWN_MODELS, local_model_prepare
 from assistant.grounding.llm.local_server import LocalVllmServer
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 
 PASSAGE = (
     "依据公司《差旅管理办法》第三条：员工出差住宿标准为一线城市每晚不超过600元，"
