@@ -126,6 +126,8 @@ def grounded_generation(
     try:
         generation.endpoint = endpoint or llm_endpoint()
         mode, budget = reasoning_plan(endpoint=generation.endpoint) if reasoning else ("off", 0)
+        # "off" (or no budget): the page says the model gives no reasoning, instead of an empty or invented one.
+        generation.timings["reasoning_mode"] = mode if budget > 0 or mode == "native" else "off"
         generation.messages = messages(mode == "prompted" and budget > 0)
         for delta in reply_stream(endpoint=generation.endpoint, messages=generation.messages, stats=generation.stats,
                                   reasoning_mode=mode, reasoning_budget=budget, output_format=output_format):

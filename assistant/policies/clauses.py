@@ -11,7 +11,7 @@ from datetime import date
 
 from django.conf import settings
 
-from assistant.grounding.reply import DraftStatement, citations_read, json_object_closed
+from assistant.grounding.reply import Citation, DraftStatement, citation_read, citations_read, json_object_closed
 from assistant.grounding.sentences import PassageSentences
 from assistant.grounding.verification import Span, quote_locate, statement_verify
 from assistant.policies.profile import BusinessProfile
@@ -63,8 +63,17 @@ def policy_reply_parse(text: str) -> dict[str, list[dict]]:
             raws = raws[:-1]
         for raw in raws:
             if isinstance(raw, dict) and isinstance(raw.get("text"), str) and raw["text"].strip():
-                read[key].append({"text": raw["text"].strip(), "citations": citations_read(raw)})
+                read[key].append({"text": raw["text"].strip(), "citations": _item_citations(raw)})
     return read
+
+
+def _item_citations(raw: dict) -> list[Citation]:
+    """An item's cited sentence ids, or (servers without the schema, older replies) its own "passage" and "quote"."""
+    if isinstance(raw.get("citations"), list) and all(isinstance(c, Citation) for c in raw["citations"]):
+        return raw["citations"]
+    cited = citations_read(raw)
+    legacy = citation_read({"passage": raw.get("passage"), "quote": raw.get("quote")})
+    return cited or ([legacy] if legacy else [])
 
 
 def policy_items_check(
@@ -83,7 +92,7 @@ def policy_items_check(
             if (kind, raw["text"]) in seen:
                 continue  # small models repeat an item
             seen.add((kind, raw["text"]))
-            draft = DraftStatement(text=raw["text"], citations=raw["citations"])
+            draft = DraftStatement(text=raw["text"], citations=_item_citations(raw))
             verified = statement_verify(index=index, draft=draft, passages=chunks, threshold=threshold,
                                         sentences=sentences)
             citation = None

@@ -45,11 +45,11 @@ def chunk_containing(phrase: str) -> Chunk:
 
 
 def test_schema_has_the_four_ranked_sections_with_quoted_citations() -> None:
-    schema = clinical_response_format()["json_schema"]["schema"]
+    schema = clinical_response_format(sentence_ids=["1.1", "1.2", "2.1"])["json_schema"]["schema"]
     assert tuple(schema["properties"]) == SECTIONS and schema["required"] == list(SECTIONS)
     medication = schema["properties"]["medications"]["items"]
-    assert medication["required"] == ["drug", "dosing", "contraindications", "citations"]
-    assert medication["properties"]["citations"]["items"]["required"] == ["passage", "quote"]
+    assert medication["required"] == ["drug", "dosing", "contraindications", "cite"]
+    assert medication["properties"]["cite"]["items"]["enum"] == ["1.1", "1.2", "2.1"]
 
 
 def test_streaming_parse_keeps_the_item_being_written_back() -> None:
@@ -153,11 +153,8 @@ def test_clinical_report_streams_verified_cited_items_and_is_stored(
     streamed = [e.data["item"] for e in events if e.kind == "item"]
     stored = [item for section in SECTIONS for item in report.sections[section]]
     assert sorted(map(canonical, streamed)) == sorted(map(canonical, stored))  # JSONB reorders keys
-    assert events[-1].data["report"]["sections"] == report.sections
-    assert tuple(events[-1].data["report"]["sections"]) == SECTIONS
-
+    assert events[-1].record == report and events[-1].data == {"report_id": report.id}
     supported = [item for item in stored if item["supported"]]
-    assert events[-1].data["report"]["recommendation_count"] == len(supported)
     ingested = set(Chunk.objects.filter(document__collection=opioid_collection).values_list("id", flat=True))
     for item in supported:
         assert item["citations"]

@@ -104,6 +104,6 @@ def test_too_little_to_check_and_invalid_numbers(passages: list[Chunk]) -> None:
         threshold=CALIBRATED_THRESHOLD,
     )
     assert not verified.supported
-    draft = DraftStatement("Offer oral amoxicillin 1 g three times daily.", [Citation(9, quote=""), Citation(1, quote="")])
+    draft = DraftStatement("Offer oral amoxicillin 1 g three times daily.", [Citation(9), Citation(1)])
     verified = statement_verify(index=0, draft=draft, passages=passages, threshold=CALIBRATED_THRESHOLD)
     assert verified.supported and verified.invalid_citations == 1

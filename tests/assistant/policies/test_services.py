@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.demo.sample_set import SME_POLICY_FILE_NAME, SME_POLICY_MARKUP, SME_POLICY_TITLE, sample_set_write
+from assistant.grounding.reply import Citation
 from assistant.policies.clauses import (
     clause_label,
     exclusion_check,
@@ -124,8 +125,11 @@ def test_profile_validation_names_every_bad_field() -> None:
 def test_reply_parse_is_tolerant_of_a_reply_cut_short() -> None:
     read = policy_reply_parse('{"conditions": [{"text": "职工人数不超过300人", "passage": "1", '
                               '"quote": "职工人数不超过300人"}, {"text": "营业收入不超过2亿元", "pass')
-    assert read["conditions"][0] == {"text": "职工人数不超过300人", "passage": 1, "quote": "职工人数不超过300人"}
-    assert read["benefits"] == []
+    legacy = Citation(1, quote="职工人数不超过300人")
+    assert read["conditions"] == [{"text": "职工人数不超过300人", "citations": [legacy]}]
+    assert read["benefits"] == []  # the condition the limit cut is no condition
+    read = policy_reply_parse('{"conditions": [{"text": "职工人数不超过300人", "cite": ["1.2"]}], "benefits": []}')
+    assert read["conditions"] == [{"text": "职工人数不超过300人", "citations": [Citation(1, sentence=2)]}]
 
 
 @pytest.fixture
