@@ -292,6 +292,9 @@ ANSWER_UNSUPPORTED = os.environ.get("ANSWER_UNSUPPORTED", "mark")
 # A citation holds where grounding/support.py scores the statement against the quoted sentences at least this; 0.40
 # is calibrated on cpgQA, PubMedQA and LeCoQA pairs by bench/support_calibration.py (bench/README.md).
 CITATION_SUPPORT_THRESHOLD = float(os.environ.get("CITATION_SUPPORT_THRESHOLD", "0.40"))
+# A supported statement whose similarity to the question (assistant/grounding/relevance.py) is below this does not
+# answer it and is marked "not about the question"; 0 turns the check off. Chosen by bench/relevance.py.
+ANSWER_RELEVANCE_THRESHOLD = float(os.environ.get("ANSWER_RELEVANCE_THRESHOLD", "0"))
 # Policy matching asks the model about this many candidate policies at once (vLLM batches concurrent requests).
 POLICY_CONCURRENCY = int(os.environ.get("POLICY_CONCURRENCY", "3"))
 # Generations sent to the model server at once (across processes through Redis when the broker is Redis; 0: no

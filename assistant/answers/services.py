@@ -18,6 +18,7 @@ from assistant.grounding.events import GroundedEvent
 from assistant.grounding.llm.generation import reply_completion
 from assistant.grounding.passages import passage_dict
 from assistant.grounding.prompts import answer_continuation
+from assistant.grounding.relevance import relevance_check
 from assistant.grounding.reply import (
     CLOSING_PUNCTUATION,
     DraftAnswer,
@@ -50,6 +51,7 @@ NO_EVIDENCE_TEXT = {
     "zh": "所选文档中没有找到能回答这个问题的依据。",
 }
 UNSUPPORTED_MARK = {"en": "(not supported by the documents)", "zh": "（文档不支持此句）"}
+IRRELEVANT_MARK = {"en": "(not about the question)", "zh": "（与问题无关）"}
 CLOSEST_PASSAGES = 3
 
 
@@ -62,7 +64,7 @@ def statement_display(*, statement: dict, language: str) -> str:
     if statement["supported"]:
         tail = "".join(f"[{n}]" for n in dict.fromkeys(c["number"] for c in statement["citations"]))
     else:
-        tail = UNSUPPORTED_MARK[language]
+        tail = (IRRELEVANT_MARK if statement.get("method") == "irrelevant" else UNSUPPORTED_MARK)[language]
     return f"{body}{'' if cjk else ' '}{tail}{end or ('。' if cjk else '.')}"
 
 
@@ -100,7 +102,7 @@ class AnswerRecipe(GroundedRecipe):
         return response_format(yes_no=self.yes_no, sentence_ids=PassageSentences.of(chunks).ids())
 
     def reader(self, *, chunks: list[Chunk]) -> StatementReader:
-        return StatementReader(chunks=chunks, language=self.language, yes_no=self.yes_no)
+        return StatementReader(chunks=chunks, language=self.language, yes_no=self.yes_no, question=self.query)
 
     def conclude(self, *, record: Answer, generation: Generation, reader: StatementReader,
                  chunks: list[Chunk]) -> None:
@@ -133,8 +135,8 @@ class StatementReader:
     """Reads the cited-answer reply as it grows: the visible text, then each statement verified once complete. A
     model that starts repeating a statement is stopped (small models loop on one until the token limit)."""
 
-    def __init__(self, *, chunks: list[Chunk], language: str, yes_no: bool) -> None:
-        self.chunks, self.language, self.yes_no = chunks, language, yes_no
+    def __init__(self, *, chunks: list[Chunk], language: str, yes_no: bool, question: str) -> None:
+        self.chunks, self.language, self.yes_no, self.question = chunks, language, yes_no, question
         self.sentences = PassageSentences.of(chunks)
         self.threshold = settings.CITATION_SUPPORT_THRESHOLD
         self.unfinished = 0  # statements cut short (token limit, repetition stop, a copy of cut reasoning): not shown
@@ -145,8 +147,10 @@ class StatementReader:
 
     def _verify_new(self, statements: Sequence[DraftStatement], generation: Generation) -> Iterator[GroundedEvent]:
         for index, statement in enumerate(statements[len(self.verified):], start=len(self.verified)):
-            self.verified.append(statement_verify(index=index, draft=statement, passages=self.chunks,
-                                                  threshold=self.threshold, sentences=self.sentences))
+            verified = statement_verify(index=index, draft=statement, passages=self.chunks,
+                                        threshold=self.threshold, sentences=self.sentences)
+            self.verified.append(relevance_check(question=self.question, verified=verified,
+                                                 threshold=settings.ANSWER_RELEVANCE_THRESHOLD))
             generation.timings.setdefault("first_statement_ms", generation.ms_since_start())
             yield GroundedEvent("statement", self.verified[-1].as_dict())
 

@@ -7,8 +7,11 @@ Chinese statement for an English question is compared fairly); the threshold is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from assistant.grounding.verification import VerifiedStatement
 from ingestion.embedding import embedder_get
 
 
@@ -22,3 +25,14 @@ def statements_relevance(*, question: str, statements: list[str]) -> list[float]
     query /= np.linalg.norm(query) or 1.0
     texts /= np.maximum(np.linalg.norm(texts, axis=1, keepdims=True), 1e-12)
     return [round(float(value), 4) for value in texts @ query]
+
+
+def relevance_check(*, question: str, verified: VerifiedStatement, threshold: float) -> VerifiedStatement:
+    """The statement as verified, or, when its passages support it but it is not about the question (similarity
+    below `threshold`; 0 checks nothing), unsupported with method "irrelevant"."""
+    if threshold <= 0 or not verified.supported:
+        return verified
+    (similarity,) = statements_relevance(question=question, statements=[verified.text])
+    if similarity >= threshold:
+        return verified
+    return dataclasses.replace(verified, supported=False, method="irrelevant", citations=[])
