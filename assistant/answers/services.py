@@ -164,15 +164,14 @@ class StatementReader:
         if _repeats(finished):
             self.stop = True
             return
-        yield from self._verify_new(finished, generation)
+        yield from self._verify_new(_whole(finished, generation), generation)
 
     def finish(self, reply: str, generation: Generation, *, complete: bool) -> Iterator[GroundedEvent]:
         # Ended by the model itself, not cut at the token limit nor stopped for repeating: only then may the last
         # statement of a prose reply be whole (a JSON one must also have closed).
         ended = not generation.stopped and generation.stats.finish_reason != "length"
         draft = answer_parse(reply, complete=ended)
-        finished = finished_statements(draft)
-        final = [s for s in finished if not statement_copies_cut_reasoning(text=s.text, generation=generation)]
+        final = _whole(finished_statements(draft), generation)
         self.unfinished = len(draft.statements) - len(final)
         if generation.stopped:
             final = _unrepeated(final)
@@ -181,6 +180,11 @@ class StatementReader:
             # stopped for repeating, or cut at the token limit: the model completes its verdict
             self.verdict = _verdict_completed(generation=generation, statements=final)
         yield from self._verify_new(final, generation)
+
+
+def _whole(statements: Sequence[DraftStatement], generation: Generation) -> list[DraftStatement]:
+    """The finished statements that are whole sentences of the answer (not the cut end of the reasoning)."""
+    return [s for s in statements if not statement_copies_cut_reasoning(text=s.text, generation=generation)]
 
 
 def statement_copies_cut_reasoning(*, text: str, generation: Generation) -> bool:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answers.services import question_answer
+from assistant.answers.services import answer_stream, question_answer
 from assistant.demo.sample_set import sample_set_write
 from assistant.grounding.prompts import passages_block
 from assistant.grounding.sentences import PassageSentences, sentence_spans
+from assistant.models import Answer
 from ingestion.models import Chunk, Collection
 from retrieval.access import OPERATOR
 from tests.factories import ingest_file
@@ -110,13 +111,16 @@ def test_a_statement_copying_reasoning_the_budget_cut_is_never_shown(sample: Col
         if body.get("stop"):  # the reasoning request, stopped at </think> or cut by the budget
             return ScriptedReply(f"The passage says: {unfinished}", finish_reason="length")
         copied.append(unfinished)
-        return ScriptedReply(_statements_json([{"text": unfinished, "cite": [cite]}]))
+        # The copy first, so that it is complete in the stream before the answer ends, then a whole sentence.
+        return ScriptedReply(_statements_json([{"text": unfinished, "cite": [cite]},
+                                               {"text": sentence, "cite": [cite]}]))
 
     with scripted_llm(script) as server:
         _use(server, settings, reasoning="prompted", budget=20)
-        answer = question_answer(question=QUESTION, collection_ids=[sample.id], user=OPERATOR)
+        events = list(answer_stream(question=QUESTION, collection_ids=[sample.id], user=OPERATOR))
 
+    answer = Answer.objects.get(id=events[-1].data["answer_id"])
     assert copied and answer.timings["reasoning_truncated"] is True
-    assert answer.statements == [] and not answer.grounded
-    assert answer.timings["unfinished_statements"] == 1
-    assert copied[0] not in answer.text
+    assert [s["text"] for s in answer.statements] != [] and copied[0] not in [s["text"] for s in answer.statements]
+    assert all(e.data["text"] != copied[0] for e in events if e.kind == "statement")  # never shown, even streaming
+    assert answer.timings["unfinished_statements"] == 1 and answer.grounded
