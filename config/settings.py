@@ -277,8 +277,8 @@ LOCAL_LLM_IN_USE = not LLM_BASE_URL or LLM_MODEL == LOCAL_LLM_MODEL
 LLM_TEMPERATURE = float(os.environ.get("LLM_TEMPERATURE", "0.1" if LOCAL_LLM_IN_USE else "0.6"))
 LLM_MAX_TOKENS = int(os.environ.get("LLM_MAX_TOKENS", "512"))
 # How the model reasons (grounding/llm/generation.py): "native" (DeepSeek-R1; vLLM --reasoning-parser deepseek_r1),
-# "prompted" (asked to think first, for models without a reasoning mode) or "off"; "auto": prompted for the local
-# model, native for any other.
+# "prompted" (asked to think first, for models without a reasoning mode) or "off"; "auto": off for the local
+# models (measured: prompted reasoning lost quality and time there), native for any other.
 LLM_REASONING = os.environ.get("LLM_REASONING", "auto")
 # Most reasoning tokens per answer, so latency targets can be met (0: prompted reasoning off); unset: 96 for the
 # local model (about 5 s here), 400 for R1 (about 1.8 s on an H100: see assistant/grounding/llm/generation.py).

@@ -134,7 +134,7 @@ def test_think_splitter_across_every_chunk_boundary() -> None:
 
 def test_reasoning_plan_by_model(settings) -> None:
     settings.LLM_REASONING, settings.LLM_REASONING_BUDGET = "auto", None
-    assert reasoning_plan(endpoint=LlmEndpoint("http://x/v1", settings.LOCAL_LLM_MODEL)) == ("prompted", 96)
+    assert reasoning_plan(endpoint=LlmEndpoint("http://x/v1", settings.LOCAL_LLM_MODEL)) == ("off", 96)
     assert reasoning_plan(endpoint=LlmEndpoint("http://x/v1", "deepseek-r1")) == ("native", 400)
     settings.LLM_REASONING, settings.LLM_REASONING_BUDGET = "off", 0
     assert reasoning_plan(endpoint=LlmEndpoint("http://x/v1", "deepseek-r1")) == ("off", 0)
