@@ -153,11 +153,8 @@ def test_clinical_report_streams_verified_cited_items_and_is_stored(
     streamed = [e.data["item"] for e in events if e.kind == "item"]
     stored = [item for section in SECTIONS for item in report.sections[section]]
     assert sorted(map(canonical, streamed)) == sorted(map(canonical, stored))  # JSONB reorders keys
-    assert events[-1].data["report"]["sections"] == report.sections
-    assert tuple(events[-1].data["report"]["sections"]) == SECTIONS
-
+    assert events[-1].record == report and events[-1].data == {"report_id": report.id}
     supported = [item for item in stored if item["supported"]]
-    assert events[-1].data["report"]["recommendation_count"] == len(supported)
     ingested = set(Chunk.objects.filter(document__collection=opioid_collection).values_list("id", flat=True))
     for item in supported:
         assert item["citations"]
