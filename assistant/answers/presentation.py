@@ -29,7 +29,7 @@ def answer_as_text(answer: Answer) -> str:
             flag = "ok" if statement["supported"] else "NOT SUPPORTED"
             lines.append(f"  - [{flag}, support {statement['support']:.2f}] {statement['text']}")
             for citation in statement["citations"]:
-                found = "" if citation["quote_found"] else " (not the sentence the model cited: the passage's best match)"
+                found = "" if citation["quote_found"] else " (the passage's best match, not the cited sentence)"
                 lines.append(f"      [{citation['number']}] {citation_label(citation)}: \"{citation['quote']}\"{found}")
         if answer.supported_share is not None:
             lines.append(f"  supported statements: {answer.supported_share:.0%}")
