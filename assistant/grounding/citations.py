@@ -18,8 +18,13 @@ MAX_QUOTE_SPANS = 20  # a link names a handful of spans; more is not a citation
 
 
 def citation_url(*, citation: dict) -> str:
-    """The cited passage's page, with `?q=start-end` marking the quote (the model's, or the best evidence) there."""
+    """The cited passage's page, with `?q=start-end[,start-end...]` marking the quote (the cited sentences, the model's
+    quote, or the best evidence) there."""
     url = reverse("assistant:passage", args=[citation["chunk_id"]])
+    pieces = [f"{s}-{e}" for s, e in citation.get("quote_spans") or []
+              if isinstance(s, int) and isinstance(e, int) and 0 <= s < e]
+    if pieces:
+        return f"{url}?q={','.join(pieces)}"
     start, end = citation.get("quote_start"), citation.get("quote_end")
     if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
         return f"{url}?q={start}-{end}"

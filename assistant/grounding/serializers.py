@@ -55,6 +55,10 @@ class VerifiedCitationSerializer(PassageSerializer):
     quote = serializers.CharField(allow_blank=True)
     quote_start = serializers.IntegerField(help_text="Character offset of the quote in the passage.")
     quote_end = serializers.IntegerField()
+    quote_spans = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2), required=False,
+        help_text="The quoted pieces as [start, end] offsets in passage order; the quote joins pieces with ' … '.",
+    )
     quote_found = serializers.BooleanField(help_text="Whether the model's own quote occurs in the passage.")
     support = serializers.FloatField(help_text="How well the passage supports the statement, 0..1.")
 

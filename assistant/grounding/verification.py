@@ -90,6 +90,9 @@ class VerifiedCitation:
     quote_end: int
     quote_found: bool  # the model's own quote occurs in the passage
     support: float
+    # The quoted pieces, [start, end) in passage order: sentences cited apart are marked apart, and the quote joins
+    # them with " … ", so what lies between them is never shown as cited.
+    quote_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,13 @@ class VerifiedStatement:
         return asdict(self)
 
 
-def _citation(*, number: int, chunk: Chunk, span: Span, found: bool, support: float) -> VerifiedCitation:
+QUOTE_GAP = " … "
+
+
+def _citation(
+    *, number: int, chunk: Chunk, span: Span, found: bool, support: float, pieces: Sequence[Span] = (),
+) -> VerifiedCitation:
+    pieces = list(pieces) or [span]
     return VerifiedCitation(
         number=number,
         chunk_id=chunk.id,
@@ -115,12 +124,24 @@ def _citation(*, number: int, chunk: Chunk, span: Span, found: bool, support: fl
         section_path=chunk.section_path,
         page_start=chunk.page_start,
         page_end=chunk.page_end,
-        quote=chunk.text[span.start : span.end],
+        quote=QUOTE_GAP.join(chunk.text[p.start : p.end] for p in pieces),
         quote_start=span.start,
         quote_end=span.end,
         quote_found=found,
         support=round(support, 3),
+        quote_spans=[(p.start, p.end) for p in pieces],
     )
+
+
+def _contiguous_runs(*, text: str, spans: Sequence[Span]) -> list[Span]:
+    """Sentences in passage order, those with only whitespace between them joined into one piece."""
+    runs: list[Span] = []
+    for span in spans:
+        if runs and not text[runs[-1].end : span.start].strip():
+            runs[-1] = Span(runs[-1].start, max(runs[-1].end, span.end))
+        else:
+            runs.append(span)
+    return runs
 
 
 def sentences_check(*, statement: str, number: int, chunk: Chunk, spans: Sequence[Span]) -> VerifiedCitation:
@@ -129,7 +150,7 @@ def sentences_check(*, statement: str, number: int, chunk: Chunk, spans: Sequenc
     evidence = " ".join(chunk.text[s.start : s.end] for s in ordered)
     support = support_score(statement=statement, evidence=evidence)
     return _citation(number=number, chunk=chunk, span=Span(ordered[0].start, ordered[-1].end), found=True,
-                     support=support)
+                     support=support, pieces=_contiguous_runs(text=chunk.text, spans=ordered))
 
 
 def citation_check(*, statement: str, quote: str, number: int, chunk: Chunk) -> VerifiedCitation:

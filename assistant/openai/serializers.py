@@ -86,6 +86,7 @@ def citations_with_quotes(*, answer: dict) -> list[dict]:
                         "quote": cited["quote"],
                         "quote_start": cited.get("quote_start"),
                         "quote_end": cited.get("quote_end"),
+                        "quote_spans": cited.get("quote_spans"),
                         "quote_found": cited.get("quote_found"),
                         "support": cited.get("support"),
                     }

@@ -114,7 +114,8 @@ def policy_items_check(
                 if not_a_condition:
                     unsupported.append(PolicyItem(
                         kind=kind, text=clause, supported=True, support=item.support,
-                        citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end},
+                        citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end,
+                                  "quote_spans": [(span.start, span.end)]},
                         reason=not_a_condition,
                     ))
                     continue
@@ -128,7 +129,8 @@ def policy_items_check(
                 part = PolicyItem(
                     kind=kind, text=item.text if own_words else clause,
                     supported=True, support=item.support,
-                    citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end},
+                    citation={**citation, "quote": clause, "quote_start": span.start, "quote_end": span.end,
+                              "quote_spans": [(span.start, span.end)]},
                     status=checked.status, reason=checked.reason, missing=checked.missing,
                 )
                 if (chunk.id, span.start, span.end) not in checked_spans:  # two items quoting one clause

@@ -11,6 +11,7 @@ import pytest
 
 from assistant.answers.services import answer_stream, question_answer
 from assistant.demo.sample_set import sample_set_write
+from assistant.grounding.citations import citation_url
 from assistant.grounding.prompts import passages_block
 from assistant.grounding.sentences import PassageSentences, sentence_spans
 from assistant.models import Answer
@@ -80,6 +81,33 @@ def test_a_statement_cites_a_sentence_and_its_quote_is_that_sentence(sample: Col
     assert citation["quote"] == chunk.text[citation["quote_start"] : citation["quote_end"]]
     assert " ".join(citation["quote"].split()) == shown["text"]  # the cited sentence, exactly
     assert answer.invalid_citation_count == 1  # "9.9" names no sentence given
+
+
+def test_sentences_cited_apart_are_quoted_apart(sample: Collection, settings) -> None:
+    """Two non-adjacent sentences of one passage: the quote joins them with " … " and never shows the one between."""
+    picked: dict[str, str] = {}
+
+    def script(body: dict) -> ScriptedReply:
+        sentences = prompt_sentences(body)
+        number = next(n for n in ("1", "2", "3", "4", "5")
+                      if all(f"{n}.{i}" in sentences for i in (1, 2, 3)))
+        picked.update({i: sentences[f"{number}.{i}"] for i in ("1", "2", "3")})
+        return ScriptedReply(_statements_json([{"text": f"{picked['1']} {picked['3']}",
+                                                "cite": [f"{number}.1", f"{number}.3"]}]))
+
+    with scripted_llm(script) as server:
+        _use(server, settings)
+        answer = question_answer(question=QUESTION, collection_ids=[sample.id], user=OPERATOR)
+
+    citation = answer.statements[0]["citations"][0]
+    chunk = Chunk.objects.get(id=citation["chunk_id"])
+    first, third = ([chunk.text[s:e] for s, e in citation["quote_spans"]] + ["", ""])[:2]
+    assert len(citation["quote_spans"]) == 2
+    assert " ".join(first.split()) == picked["1"] and " ".join(third.split()) == picked["3"]
+    assert citation["quote"] == f"{first} … {third}"
+    assert " ".join(picked["2"].split()) not in " ".join(citation["quote"].split())
+    spans = ",".join(f"{s}-{e}" for s, e in citation["quote_spans"])
+    assert citation_url(citation=citation).endswith(f"?q={spans}")
 
 
 def test_a_statement_cut_at_the_token_limit_is_never_shown(sample: Collection, settings) -> None:
