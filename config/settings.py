@@ -87,6 +87,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The in-process worker and the web process share the file; wait for a writer instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # A transaction that reads and then writes takes the write lock at its start: a deferred one asks to upgrade
+    # midway, and SQLite refuses that at once ("database is locked", no waiting) while another writer holds the
+    # file, which concurrent answers in an evaluation hit on a busy machine.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
