@@ -70,12 +70,11 @@ def corpora_ingest() -> tuple[int, int, dict[str, float]]:
 
 def answer_run(*, question: str, collection_id: int) -> dict:
     from assistant.answers.services import answer_stream
-    from assistant.models import Answer
     from retrieval.access import OPERATOR
 
     for event in answer_stream(user=OPERATOR, question=question, collection_ids=[collection_id]):
         if event.kind == "done":
-            timings = Answer.objects.get(id=event.data["answer_id"]).timings
+            timings = event.record.timings  # the stored Answer (grounding/run.py)
             return {"first_item_ms": timings.get("first_statement_ms"), **timings}
     raise RuntimeError("the answer stream ended without done")
 
@@ -91,7 +90,7 @@ def report_run(*, complaint: str, collection_id: int) -> dict:
             items += 1
             supported += bool(event.data["item"]["supported"])
         if event.kind == "done":
-            return {**event.data["report"]["timings"], "items": items, "supported_items": supported}
+            return {**event.record.timings, "items": items, "supported_items": supported}
     raise RuntimeError("the report stream ended without done")
 
 
