@@ -12,7 +12,6 @@ share still gets its full k results.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import re
@@ -140,7 +139,8 @@ class LexicalIndex:
     def __init__(self) -> None:
         self._vocabulary: dict[str, int] = {}
         self._segments: list[LexicalSegment] = []
-        # chunk id -> its live row; None until first needed, so an index restored from disk serves at once.
+        # chunk id -> its live row, for an index built here. A restored one has none (building it would cost about
+        # a second per million chunks at start): it finds chunks by a scan of the segments' arrays instead.
         self._where: dict[int, tuple[LexicalSegment, int]] | None = {}
         self._lock = threading.RLock()
 
@@ -171,17 +171,9 @@ class LexicalIndex:
 
     def __contains__(self, chunk_id: int) -> bool:
         with self._lock:
-            return chunk_id in self._rows_by_chunk()
-
-    def _rows_by_chunk(self) -> dict[int, tuple[LexicalSegment, int]]:
-        """Under the lock: the chunk id -> live row map, built on first use after a restore."""
-        if self._where is None:
-            self._where = {}
-            for segment in self._segments:
-                live = np.flatnonzero(~segment.dead)
-                rows = zip(itertools.repeat(segment), live.tolist(), strict=False)  # repeat() is endless
-                self._where.update(zip(segment.chunk_ids[live].tolist(), rows, strict=True))
-        return self._where
+            if self._where is None:
+                return any(bool((s.chunk_ids[~s.dead] == chunk_id).any()) for s in self._segments)
+            return chunk_id in self._where
 
     def add(self, entries: Iterable[LexicalEntry]) -> None:
         """Index these chunks as one new segment; a chunk id already present is replaced."""
@@ -213,18 +205,19 @@ class LexicalIndex:
                 lengths=np.fromiter((sum(c.values()) for c in token_counts), dtype=np.float32, count=len(entries)),
             )
             self._segments.append(segment)
-            where = self._rows_by_chunk()
-            for row, chunk_id in enumerate(segment.chunk_ids.tolist()):
-                where[chunk_id] = (segment, row)
+            if self._where is not None:
+                for row, chunk_id in enumerate(segment.chunk_ids.tolist()):
+                    self._where[chunk_id] = (segment, row)
             if len(self._segments) > MERGE_SEGMENTS_ABOVE:
                 self._merge_small_segments()
 
     def remove(self, chunk_ids: Iterable[int]) -> int:
         removed = 0
         with self._lock:
-            where = self._rows_by_chunk()
+            if self._where is None:
+                return self._remove_rows(column="chunk_ids", values=np.fromiter(chunk_ids, dtype=np.int64))
             for chunk_id in chunk_ids:
-                found = where.pop(int(chunk_id), None)
+                found = self._where.pop(int(chunk_id), None)
                 if found is not None:
                     segment, row = found
                     segment.dead[row] = True
@@ -234,20 +227,23 @@ class LexicalIndex:
 
     def remove_documents(self, document_ids: Iterable[int]) -> int:
         """Mark dead every live chunk of these documents (found by the segments' arrays, no per-chunk bookkeeping)."""
-        wanted = np.fromiter(document_ids, dtype=np.int64)
-        if len(wanted) == 0:
-            return 0
         with self._lock:
-            gone = []
-            for segment in self._segments:
-                rows = np.flatnonzero(np.isin(segment.document_ids, wanted) & ~segment.dead)
-                segment.dead[rows] = True
-                gone.append(segment.chunk_ids[rows])
-            chunk_ids = np.concatenate(gone) if gone else np.empty(0, dtype=np.int64)
-            if self._where is not None:
-                for chunk_id in chunk_ids.tolist():
-                    self._where.pop(chunk_id, None)
-            self._segments = [s for s in self._segments if s.live_count > 0]
+            return self._remove_rows(column="document_ids", values=np.fromiter(document_ids, dtype=np.int64))
+
+    def _remove_rows(self, *, column: str, values: np.ndarray) -> int:
+        """Under the lock: mark dead the live rows whose chunk_ids or document_ids is one of values."""
+        if len(values) == 0:
+            return 0
+        gone = []
+        for segment in self._segments:
+            rows = np.flatnonzero(np.isin(getattr(segment, column), values) & ~segment.dead)
+            segment.dead[rows] = True
+            gone.append(segment.chunk_ids[rows])
+        chunk_ids = np.concatenate(gone) if gone else np.empty(0, dtype=np.int64)
+        if self._where is not None:
+            for chunk_id in chunk_ids.tolist():
+                self._where.pop(chunk_id, None)
+        self._segments = [s for s in self._segments if s.live_count > 0]
         return len(chunk_ids)
 
     def _merge_small_segments(self) -> None:
@@ -269,9 +265,9 @@ class LexicalIndex:
             lengths=np.concatenate([s.lengths[live] for s, live, _ in parts]),
         )
         self._segments = [largest, merged]
-        where = self._rows_by_chunk()
-        for row, chunk_id in enumerate(merged.chunk_ids.tolist()):
-            where[chunk_id] = (merged, row)
+        if self._where is not None:
+            for row, chunk_id in enumerate(merged.chunk_ids.tolist()):
+                self._where[chunk_id] = (merged, row)
 
     def chunk_ids(
         self, *, collection_ids: Iterable[int] | None = None, document_ids: Iterable[int] | None = None
