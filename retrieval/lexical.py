@@ -8,6 +8,9 @@ segment count stays small.
 
 Filters run inside the search: only rows of the allowed collections or documents are scored, so a small permitted
 share still gets its full k results.
+
+Segments are saved to disk and memory-mapped back by retrieval/lexical_store.py, so a starting process need not
+tokenise the corpus again.
 """
 
 from __future__ import annotations
