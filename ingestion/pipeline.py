@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Max, Value, When
+from django.db import connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from ingestion.chunking import ChunkDraft, document_chunk
@@ -33,11 +33,8 @@ from ingestion.types import IngestionError, ParsedDocument
 
 logger = logging.getLogger(__name__)
 
-# The fields the parse step writes, in one statement for the whole list.
-PARSED_FIELDS = [
-    "title", "lineage_id", "version", "text", "page_count", "issued_on", "issued_as", "chunk_count",
-    "chunks_embedded", "status", "failure_reason", "updated_at",
-]
+# The fields the parse step writes that differ from document to document.
+PARSED_FIELDS = ["title", "lineage_id", "version", "text", "page_count", "issued_on", "issued_as", "chunk_count"]
 
 
 class Lease(Protocol):
@@ -120,7 +117,6 @@ def _document_fill(*, document: Document, parsed: ParsedDocument, drafts: list[C
     document.chunk_count = len(drafts)
     document.chunks_embedded = 0
     document.status, document.failure_reason = Document.Status.EMBEDDING, ""
-    document.updated_at = timezone.now()
     return [
         Chunk(
             document=document,
@@ -172,6 +168,22 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
         current[key] = document.lineage_id
 
 
+def _parsed_fields_save(documents: Sequence[Document]) -> None:
+    """One parameterised UPDATE a document, sent as one executemany (psycopg pipelines it into one round trip):
+    bulk_update's CASE expressions, or a queryset update a document, cost more to build in Python than the
+    database takes to run them."""
+    fields = [Document._meta.get_field(name) for name in PARSED_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(Document._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(document, field.attname), connection) for field in fields] + [document.id]
+        for document in documents
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def documents_chunks_create(*, documents: Sequence[Document], lease: Lease) -> list[Document]:
     """Parse and chunk each document; returns those that were read. The chunks of all of them and their move to
     embedding commit together, so a crash leaves all or nothing; one that cannot be read fails alone."""
@@ -187,7 +199,10 @@ def documents_chunks_create(*, documents: Sequence[Document], lease: Lease) -> l
         chunks = [c for d, (parsed, drafts) in read for c in _document_fill(document=d, parsed=parsed, drafts=drafts)]
         _lineages_join_by_title([d for d, _ in read])
         Chunk.objects.bulk_create(chunks, batch_size=1000)
-        Document.objects.bulk_update([d for d, _ in read], fields=PARSED_FIELDS, batch_size=500)
+        _parsed_fields_save([d for d, _ in read])
+        Document.objects.filter(id__in=[d.id for d, _ in read]).update(
+            chunks_embedded=0, status=Document.Status.EMBEDDING, failure_reason="", updated_at=timezone.now()
+        )
     return [d for d, _ in read]
 
 
@@ -228,16 +243,18 @@ def documents_embed(*, documents: Sequence[Document], embedder: Embedder, lease:
         vectors = embedder.embed_passages(
             [chunk.embedding_text() for chunk in group], batch_size=settings.EMBEDDING_BATCH_SIZE
         )
-        counts = Counter(chunk.document_id for chunk in group)
-        added = Case(*(When(id=i, then=Value(n)) for i, n in counts.items()), output_field=IntegerField())
+        by_count: dict[int, list[int]] = {}  # documents by how many of their chunks the group holds: few statements
+        for document_id, count in Counter(chunk.document_id for chunk in group).items():
+            by_count.setdefault(count, []).append(document_id)
         with transaction.atomic():
             lease.renew()
             ChunkVector.objects.bulk_create(
                 [ChunkVector(chunk=c, vector=vector.tobytes()) for c, vector in zip(group, vectors, strict=True)]
             )
-            Document.objects.filter(id__in=counts).update(
-                chunks_embedded=F("chunks_embedded") + added, updated_at=timezone.now()
-            )
+            for count, document_ids in by_count.items():
+                Document.objects.filter(id__in=document_ids).update(
+                    chunks_embedded=F("chunks_embedded") + count, updated_at=timezone.now()
+                )
 
 
 def _chunk_vectors(*, document_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
