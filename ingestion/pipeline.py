@@ -232,6 +232,10 @@ def _pending_chunks(*, documents: Sequence[Document], embedder: Embedder) -> lis
         if count < document.chunk_count:
             done = document.chunk_count - count
             logger.info("resuming document %s at chunk %d of %d", document_id, done, document.chunk_count)
+    total = sum(d.chunk_count for d in documents)
+    if len(documents) > 1 and 0 < total - len(pending) < total:
+        done = total - len(pending)
+        logger.info("resuming %d documents: %d of %d chunks already embedded", len(documents), done, total)
     return pending
 
 
