@@ -1,6 +1,7 @@
 """Ingestion throughput on the NGC clinical guideline summaries: Yiju's pipeline vs raw encode vs LangChain.
 
     python bench/ingest.py [--limit N] [--batch-size B] [--keep]
+    python bench/ingest.py --short {pubmedqa,stard,cpgqa} [--limit N] [--database-url URL]   (bench/ingest_short.py)
 
 One run, three measurements over the same Markdown documents (bench/datasets/ngc.py), with one embedding model
 loaded once and shared:
@@ -97,12 +98,16 @@ def progress(*, label: str, total: int) -> Callable[[int, int], None]:
 # --- set-up ---------------------------------------------------------------------------------------------------
 
 
-def django_setup(*, data_dir: Path, batch_size: int | None) -> None:
-    """Point every path Yiju writes at data_dir (SQLite included), then start Django and migrate."""
+def django_setup(*, data_dir: Path, batch_size: int | None, database_url: str | None = None) -> None:
+    """Point every path Yiju writes at data_dir (SQLite included, unless database_url), then start Django and
+    migrate."""
     os.environ["YIJU_DATA_DIR"] = str(data_dir)
     os.environ["YIJU_INDEX_DIR"] = str(data_dir / "index")
     os.environ["YIJU_MEDIA_ROOT"] = str(data_dir / "media")
-    os.environ.pop("DATABASE_URL", None)  # the SQLite file in data_dir
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)  # the SQLite file in data_dir
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ["DJANGO_DEBUG"] = "false"  # DEBUG keeps every query in memory
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -320,11 +325,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="embedding batch size (default: settings)")
     parser.add_argument("--source", type=Path, default=None, help="ngc_summaries.jsonl.gz (default: shared data)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and print where it is")
+    parser.add_argument("--short", choices=("pubmedqa", "stard", "cpgqa"), default=None,
+                        help="short documents instead: one-by-one against batched ingestion (bench/ingest_short.py)")
+    parser.add_argument("--database-url", default=None, help="--short only: a PostgreSQL database (default SQLite)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="yiju-bench-ingest-"))
     try:
-        figures = bench(data_dir=data_dir, limit=args.limit, batch_size=args.batch_size, source=args.source)
+        if args.short:
+            django_setup(data_dir=data_dir, batch_size=args.batch_size, database_url=args.database_url)
+            from bench.ingest_short import short_bench
+
+            figures = short_bench(source=args.short, limit=args.limit)
+        else:
+            figures = bench(data_dir=data_dir, limit=args.limit, batch_size=args.batch_size, source=args.source)
     finally:
         if args.keep:
             log(f"kept {data_dir}")

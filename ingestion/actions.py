@@ -17,14 +17,16 @@ from audit.models import AuditEvent
 from ingestion.audit import collection_audit, collection_grants, documents_audit, grant_change_audit
 from ingestion.models import Collection, Document
 from ingestion.services import DocumentRegistration, collection_delete, document_register, documents_delete
-from ingestion.tasks import document_ingest_task
+from ingestion.tasks import documents_ingest_queue
 from ingestion.uploads import UploadReport, upload_register
 
 
 def documents_enqueue(*, document_ids: Iterable[int]) -> None:
-    """Queue ingestion once the registering transaction has committed, so the worker finds the rows."""
-    for document_id in document_ids:
-        transaction.on_commit(lambda document_id=document_id: document_ingest_task.delay(document_id))
+    """Queue ingestion once the registering transaction has committed, so the worker finds the rows; short documents
+    go many to a task."""
+    document_ids = list(document_ids)
+    if document_ids:
+        transaction.on_commit(lambda: documents_ingest_queue(document_ids=document_ids))
 
 
 def documents_upload(*, collection: Collection, uploads: list[UploadedFile], user: Actor) -> UploadReport:

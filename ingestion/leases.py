@@ -66,3 +66,47 @@ def document_lease(*, document_id: int) -> Iterator[DocumentLease]:
         yield DocumentLease(document_id=document_id, token=token)
     finally:
         Document.objects.filter(id=document_id, lease_token=token).update(lease_token="", lease_expires_at=None)
+
+
+@dataclass
+class DocumentsLease:
+    """The leases of a batch of documents under one token: taken, renewed and released with one statement each."""
+
+    token: str
+    document_ids: list[int]  # the documents this run holds
+    busy: list[int]  # held by another live run: the caller tries them again after `retry_after` seconds
+    retry_after: float
+
+    def renew(self) -> None:
+        if not self.document_ids:
+            return
+        renewed = Document.objects.filter(id__in=self.document_ids, lease_token=self.token).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+        )
+        if renewed < len(self.document_ids):  # taken over, or deleted meanwhile: this run stops writing
+            raise LeaseLost(f"leases on {len(self.document_ids) - renewed} document(s) of the batch were lost")
+
+
+@contextlib.contextmanager
+def documents_lease(*, document_ids: list[int]) -> Iterator[DocumentsLease]:
+    """Hold the leases of every document of the list that no live run holds; the others are reported busy.
+
+    Documents that no longer exist are neither held nor busy.
+    """
+    document_ids = list(dict.fromkeys(document_ids))
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    Document.objects.filter(id__in=document_ids).filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    ).update(lease_token=token, lease_expires_at=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS))
+    rows = dict(Document.objects.filter(id__in=document_ids).values_list("id", "lease_token"))
+    held = [i for i in document_ids if rows.get(i) == token]
+    busy = [i for i in document_ids if i in rows and rows[i] != token]
+    expiries = Document.objects.filter(id__in=busy).exclude(lease_expires_at=None).values_list(
+        "lease_expires_at", flat=True
+    )
+    retry_after = max([1.0, *((expiry - now).total_seconds() for expiry in expiries)])
+    try:
+        yield DocumentsLease(token=token, document_ids=held, busy=busy, retry_after=retry_after)
+    finally:
+        Document.objects.filter(id__in=held, lease_token=token).update(lease_token="", lease_expires_at=None)

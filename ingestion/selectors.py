@@ -75,3 +75,33 @@ def collection_progress(*, collection: Collection) -> CollectionProgress:
 def collection_names_get(*, collection_ids: Iterable[int]) -> dict[int, str]:
     """The sets' names by id (for records that keep the names as they were)."""
     return dict(Collection.objects.filter(id__in=list(collection_ids)).values_list("id", "name"))
+
+
+# Short documents (a passage, an abstract, an article of a law) are ingested many to a run: per document, a run's
+# fixed costs (lease, statements, commits, an index segment) outweigh embedding a chunk or two.
+SHORT_DOCUMENT_BYTES = 16 * 1024
+BATCH_MAX_DOCUMENTS = 64
+BATCH_MAX_BYTES = 256 * 1024
+
+
+def ingestion_runs(*, document_ids: Iterable[int]) -> list[list[int]]:
+    """The documents grouped into runs, in order: short ones together (at most BATCH_MAX_DOCUMENTS or
+    BATCH_MAX_BYTES a run), longer ones each alone."""
+    document_ids = list(document_ids)
+    sizes = dict(Document.objects.filter(id__in=document_ids).values_list("id", "size_bytes"))
+    runs: list[list[int]] = []
+    batch: list[int] = []
+    batch_bytes = 0
+    for document_id in document_ids:
+        size = sizes.get(document_id, 0)
+        if size > SHORT_DOCUMENT_BYTES:
+            runs.append([document_id])
+            continue
+        if batch and (len(batch) >= BATCH_MAX_DOCUMENTS or batch_bytes + size > BATCH_MAX_BYTES):
+            runs.append(batch)
+            batch, batch_bytes = [], 0
+        batch.append(document_id)
+        batch_bytes += size
+    if batch:
+        runs.append(batch)
+    return runs

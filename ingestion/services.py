@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +20,11 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from ingestion.chunking import document_chunk
-from ingestion.dates import issued_date_find
 from ingestion.embedding import Embedder, embedder_get
 from ingestion.index import chunk_vector_index
-from ingestion.leases import DocumentBusy, DocumentLease, LeaseLost, document_lease
+from ingestion.leases import DocumentBusy, document_lease, documents_lease
 from ingestion.models import Chunk, ChunkVector, Collection, Document
-from ingestion.parsing.document import document_parse
-from ingestion.structure import document_structure
-from ingestion.types import IngestionError, ParsedDocument
+from ingestion.pipeline import documents_process, oversize_reason
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +38,6 @@ class DocumentRegistration:
 def collection_get_or_create(*, name: str, description: str = "") -> Collection:
     collection, _ = Collection.objects.get_or_create(name=name, defaults={"description": description})
     return collection
-
-
-def size_label(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
-
-
-def oversize_reason(*, size: int) -> str:
-    """Why a file over UPLOAD_MAX_BYTES is refused: one wording wherever the limit is enforced."""
-    return f"The file is {size_label(size)}, over the limit of {size_label(settings.UPLOAD_MAX_BYTES)}."
 
 
 def _previous_version(*, collection: Collection, source_path: str, external_id: str) -> Document | None:
@@ -137,175 +124,6 @@ def document_reject(
     return DocumentRegistration(document=_document_create(document=document, content=None), created=True)
 
 
-def document_read(*, document: Document, on_page: Callable[[], None] | None = None) -> ParsedDocument:
-    """Parse and structure a stored document; raises IngestionError with a reason an admin understands.
-
-    on_page is called after each page (OCR of a long scan takes minutes: the caller renews its lease there).
-    """
-    if not document.file:
-        raise IngestionError(document.failure_reason or "The file was not stored.")
-    if document.size_bytes == 0:
-        raise IngestionError("The file is empty (0 bytes).")
-    if document.size_bytes > settings.UPLOAD_MAX_BYTES:
-        raise IngestionError(oversize_reason(size=document.size_bytes))
-    title, blocks, page_count = document_parse(
-        path=Path(document.file.path), file_type=document.file_type or None, on_page=on_page
-    )
-    parsed = document_structure(title=title, blocks=blocks, page_count=page_count)
-    if not parsed.text.strip():
-        raise IngestionError("No text could be extracted from the file.")
-    return parsed
-
-
-def _status_set(document: Document, status: str, reason: str = "") -> None:
-    document.status = status
-    document.failure_reason = reason
-    document.save(update_fields=["status", "failure_reason", "updated_at"])
-
-
-def _join_lineage_by_title(document: Document) -> None:
-    """A first upload whose title matches a current document of the set is that document's next version."""
-    if document.external_id or document.version > 1 or not document.title:
-        return
-    current = (
-        Document.objects.filter(collection_id=document.collection_id, title=document.title, external_id="")
-        .exclude(lineage_id=document.lineage_id)
-        .filter(status=Document.Status.INDEXED)
-        .order_by("-version")
-        .first()
-    )
-    if current is None:
-        return
-    newest = (
-        Document.objects.filter(lineage_id=current.lineage_id).order_by("-version").values_list("version", flat=True)[0]
-    )
-    document.lineage_id, document.version = current.lineage_id, newest + 1
-
-
-def _document_chunks_create(*, document: Document, lease: DocumentLease) -> None:
-    """Parse and chunk; chunks and the move to embedding commit together, so a crash leaves all or nothing."""
-    _status_set(document, Document.Status.PARSING)
-    parsed = document_read(document=document, on_page=lease.renew)
-    drafts = document_chunk(
-        document=parsed, max_chars=settings.CHUNK_MAX_CHARS, overlap_chars=settings.CHUNK_OVERLAP_CHARS
-    )
-    if not drafts:
-        raise IngestionError("The file has no body text to index (only headings or blank pages).")
-    with transaction.atomic():
-        document.chunks.all().delete()
-        document.title = document.title or parsed.title or Path(document.original_name).stem
-        _join_lineage_by_title(document)
-        Chunk.objects.bulk_create(
-            [
-                Chunk(
-                    document=document,
-                    collection_id=document.collection_id,
-                    ordinal=ordinal,
-                    text=draft.text,
-                    section_path=Chunk.SECTION_SEPARATOR.join(draft.section_path),
-                    page_start=draft.page_start,
-                    page_end=draft.page_end,
-                    char_start=draft.char_start,
-                    char_end=draft.char_end,
-                )
-                for ordinal, draft in enumerate(drafts)
-            ],
-            batch_size=1000,
-        )
-        document.text = parsed.text
-        document.page_count = parsed.page_count
-        issued = issued_date_find(parsed.text)
-        if document.issued_on is None and issued is not None:  # an admin's correction survives re-ingestion
-            document.issued_on, document.issued_as = issued.on, issued.as_written
-        document.chunk_count = len(drafts)
-        document.chunks_embedded = 0
-        document.status = Document.Status.EMBEDDING
-        document.failure_reason = ""
-        document.save()
-
-
-def _groups(items: Sequence[Chunk], *, size: int) -> Iterator[Sequence[Chunk]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _document_embed(*, document: Document, embedder: Embedder, lease: DocumentLease) -> None:
-    """Embed the chunks that have no stored vector yet, committing progress group by group."""
-    if document.embedding_model != embedder.name:
-        ChunkVector.objects.filter(chunk__document=document).delete()  # vectors of another model do not mix
-        document.embedding_model = embedder.name
-        document.chunks_embedded = 0
-        document.save(update_fields=["embedding_model", "chunks_embedded", "updated_at"])
-    # Chunks read through document.chunks already refer to `document`: no join copying its text into every row.
-    pending = list(document.chunks.filter(vector__isnull=True).order_by("ordinal"))
-    done = document.chunk_count - len(pending)
-    if done and pending:
-        logger.info("resuming document %s at chunk %d of %d", document.id, done, document.chunk_count)
-    for group in _groups(pending, size=settings.INGEST_COMMIT_CHUNKS):
-        vectors = embedder.embed_passages(
-            [chunk.embedding_text() for chunk in group], batch_size=settings.EMBEDDING_BATCH_SIZE
-        )
-        with transaction.atomic():
-            lease.renew()
-            ChunkVector.objects.bulk_create(
-                [ChunkVector(chunk=c, vector=vector.tobytes()) for c, vector in zip(group, vectors, strict=True)]
-            )
-            Document.objects.filter(id=document.id).update(
-                chunks_embedded=F("chunks_embedded") + len(group), updated_at=timezone.now()
-            )
-    document.refresh_from_db(fields=["chunks_embedded"])
-
-
-def _chunk_vectors(*, document: Document) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(ChunkVector.objects.filter(chunk__document=document).values_list("chunk_id", "vector"))
-    ids = np.array([chunk_id for chunk_id, _ in rows], dtype=np.int64)
-    vectors = np.stack([np.frombuffer(bytes(vector), dtype=np.float32) for _, vector in rows]) if rows else None
-    return ids, vectors
-
-
-def _document_publish(*, document: Document, embedder: Embedder, lease: DocumentLease) -> None:
-    """Add the vectors, then in one transaction make this version the searchable one and retire the older ones.
-
-    Search filters by document status in the database, so it sees the old version until that commit and the new one
-    after it: never both, never neither. The retired versions' vectors leave the index right after.
-    """
-    _status_set(document, Document.Status.INDEXING)
-    ids, vectors = _chunk_vectors(document=document)
-    index = chunk_vector_index(embedder=embedder)
-    with index.updating() as writer:
-        writer.add(ids=ids, vectors=vectors)
-
-    retired: list[int] = []
-    with transaction.atomic():
-        lease.renew()
-        lineage = list(
-            Document.objects.select_for_update().filter(lineage_id=document.lineage_id).exclude(id=document.id)
-        )
-        newer = [d for d in lineage if d.version > document.version and d.status == Document.Status.INDEXED]
-        if newer:
-            # A later version was indexed while this one was in flight: this one goes straight to history.
-            retired_documents = [document]
-        else:
-            retired_documents = [
-                d
-                for d in lineage
-                if d.version < document.version and d.status in (Document.Status.INDEXED, Document.Status.FAILED)
-            ]
-            Document.objects.filter(id=document.id).update(
-                status=Document.Status.INDEXED, indexed_at=timezone.now(), updated_at=timezone.now()
-            )
-        retired = list(Chunk.objects.filter(document__in=retired_documents).values_list("id", flat=True))
-        Document.objects.filter(id__in=[d.id for d in retired_documents]).update(
-            status=Document.Status.SUPERSEDED, chunk_count=0, chunks_embedded=0, updated_at=timezone.now()
-        )
-    if retired:
-        # Out of search since the commit above; their vectors and rows go now (history keeps the file and text).
-        with index.updating() as writer:
-            writer.remove(ids=retired)
-        Chunk.objects.filter(id__in=retired).delete()
-    document.refresh_from_db()
-
-
 def document_ingest(*, document_id: int) -> Document:
     """Make one document searchable: resumable, one run at a time per document, never duplicating.
 
@@ -317,25 +135,39 @@ def document_ingest(*, document_id: int) -> Document:
         if document.is_finished:
             return document
         Document.objects.filter(id=document_id).update(attempts=F("attempts") + 1)
-        document.refresh_from_db(fields=["attempts"])  # later whole-row saves must not write the old count back
-        try:
-            if document.status in (Document.Status.QUEUED, Document.Status.PARSING) or not document.chunk_count:
-                _document_chunks_create(document=document, lease=lease)
-        except LeaseLost:
-            raise  # another run owns the document now: not this file's fault
-        except IngestionError as error:
-            _status_set(document, Document.Status.FAILED, str(error))
-            return document
-        except Exception as error:  # a parser library choking on malformed input is bad input, not a transient fault
-            logger.exception("parsing document %s failed", document_id)
-            _status_set(
-                document, Document.Status.FAILED, f"The file could not be read ({type(error).__name__}: {error})."
-            )
-            return document
-        embedder = embedder_get()
-        _document_embed(document=document, embedder=embedder, lease=lease)
-        _document_publish(document=document, embedder=embedder, lease=lease)
+        document.refresh_from_db(fields=["attempts"])
+        documents_process(documents=[document], lease=lease)
+    document.refresh_from_db()
     return document
+
+
+@dataclass(frozen=True)
+class BatchIngestion:
+    documents: list[Document]  # the documents this run held, as they ended
+    busy: list[int]  # held by another live run: to try again after retry_after seconds
+    retry_after: float
+
+
+def documents_ingest_batch(*, document_ids: Sequence[int]) -> BatchIngestion:
+    """Make many (short) documents searchable in one run: one embedding call for all their chunks, one index
+    change, a few statements for them all, and each document's own status, progress and failure reason.
+
+    Resumable and never duplicating as document_ingest is; a document another live run holds is left to it and
+    reported busy. Raises LeaseLost when a document was taken over or deleted midway: run the batch again.
+    """
+    with documents_lease(document_ids=list(document_ids)) as lease:
+        documents = [
+            d
+            for d in Document.objects.select_related("collection").filter(id__in=lease.document_ids).order_by("id")
+            if not d.is_finished
+        ]
+        Document.objects.filter(id__in=[d.id for d in documents]).update(attempts=F("attempts") + 1)
+        for document in documents:
+            document.attempts += 1
+        if documents:
+            documents_process(documents=documents, lease=lease)
+    held = list(Document.objects.filter(id__in=lease.document_ids).order_by("id"))
+    return BatchIngestion(documents=held, busy=lease.busy, retry_after=lease.retry_after)
 
 
 def documents_delete(*, documents: list[Document]) -> int:

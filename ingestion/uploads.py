@@ -18,13 +18,8 @@ from typing import BinaryIO
 from django.conf import settings
 
 from ingestion.models import Collection, Document
-from ingestion.services import (
-    DocumentRegistration,
-    document_register,
-    document_reject,
-    oversize_reason,
-    size_label,
-)
+from ingestion.pipeline import oversize_reason, size_label
+from ingestion.services import DocumentRegistration, document_register, document_reject
 
 READ_PIECE = 1024 * 1024
 # Entries that operating systems add to archives; they are not documents and are left out silently.

@@ -25,9 +25,17 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from ingestion.models import Collection, Document
-from ingestion.services import collection_delete, collection_get_or_create, document_ingest, document_register
+from ingestion.selectors import ingestion_runs
+from ingestion.services import (
+    DocumentRegistration,
+    collection_delete,
+    collection_get_or_create,
+    document_register,
+    documents_ingest_batch,
+)
 from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 
@@ -288,6 +296,16 @@ def _file_name(*, document_id: str) -> str:
     return (re.sub(r"[^\w.-]+", "_", document_id).strip("._")[:100] or "document") + ".txt"
 
 
+def _corpus_document_register(*, collection: Collection, item: CorpusDocument) -> DocumentRegistration:
+    return document_register(
+        collection=collection,
+        file_name=_file_name(document_id=item.id),
+        content=item.text.encode("utf-8"),
+        external_id=item.id,
+        title=item.title,
+    )
+
+
 @contextlib.contextmanager
 def evaluation_corpus_ingested(
     *, corpus: Sequence[CorpusDocument], on_document: Callable[[], object] | None = None
@@ -295,31 +313,31 @@ def evaluation_corpus_ingested(
     """A fresh collection holding the corpus, one plain-text document per line, deleted with its vectors on exit.
 
     Each document goes through the real path (register the file, then the ingestion service: parse, structure,
-    chunk, embed, index) in this process, whatever broker is configured, so the index written is this process's.
+    chunk, embed, index; short documents many to a run, as the worker takes them) in this process, whatever broker
+    is configured, so the index written is this process's.
     The collection is deleted however the block ends, Ctrl-C included.
     """
     collection = collection_get_or_create(name=f"{COLLECTION_PREFIX}{uuid.uuid4().hex[:12]}")
     try:
         ingested = IngestedCorpus(collection=collection, documents=0, chunks=0)
-        for item in corpus:
-            registration = document_register(
-                collection=collection,
-                file_name=_file_name(document_id=item.id),
-                content=item.text.encode("utf-8"),
-                external_id=item.id,
-                title=item.title,
-            )
-            if registration.created:
-                document = document_ingest(document_id=registration.document.id)
+        with transaction.atomic():  # one commit for the corpus, not a few per document
+            registrations = [(item, _corpus_document_register(collection=collection, item=item)) for item in corpus]
+        corpus_ids = {r.document.id: item.id for item, r in registrations if r.created}
+        for item, registration in registrations:
+            if not registration.created:
+                ingested.aliases[item.id] = registration.document.external_id
+                if on_document is not None:
+                    on_document()
+        # Short documents many to a run (one embedding call, one index segment), long ones alone.
+        for run in ingestion_runs(document_ids=list(corpus_ids)):
+            for document in documents_ingest_batch(document_ids=run).documents:
                 if document.status == Document.Status.INDEXED:
                     ingested.documents += 1
                     ingested.chunks += document.chunk_count
                 else:
-                    ingested.failed[item.id] = document.failure_reason or document.status
-            else:
-                ingested.aliases[item.id] = registration.document.external_id
-            if on_document is not None:
-                on_document()
+                    ingested.failed[corpus_ids[document.id]] = document.failure_reason or document.status
+                if on_document is not None:
+                    on_document()
         yield ingested
     finally:
         collection_delete(collection=collection)

@@ -8,6 +8,9 @@ segment count stays small.
 
 Filters run inside the search: only rows of the allowed collections or documents are scored, so a small permitted
 share still gets its full k results.
+
+Segments are saved to disk and memory-mapped back by retrieval/lexical_store.py, so a starting process need not
+tokenise the corpus again.
 """
 
 from __future__ import annotations
@@ -82,8 +85,10 @@ class LexicalEntry:
     text: str
 
 
-class _Segment:
-    """Immutable rows of chunks: term frequencies (column-major, so a query term reads one column) and metadata."""
+class LexicalSegment:
+    """Immutable rows of chunks: term frequencies column-major (CSC: a query term reads one column) and each row's
+    chunk, collection, document and length. Only the dead flags change. The arrays may be read-only memory-mapped
+    files (retrieval/lexical_store.py); stored_name names those files once the segment is saved."""
 
     def __init__(
         self,
@@ -92,24 +97,43 @@ class _Segment:
         collection_ids: np.ndarray,
         document_ids: np.ndarray,
         lengths: np.ndarray,
-        frequencies: sparse.csc_matrix,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        data: np.ndarray,
+        dead: np.ndarray | None = None,
+        stored_name: str | None = None,
     ) -> None:
         self.chunk_ids = chunk_ids
         self.collection_ids = collection_ids
         self.document_ids = document_ids
         self.lengths = lengths
-        self.frequencies = frequencies
-        self.dead = np.zeros(len(chunk_ids), dtype=bool)
+        self.indptr = indptr
+        self.indices = indices
+        self.data = data
+        self.dead = np.zeros(len(chunk_ids), dtype=bool) if dead is None else dead
+        self.stored_name = stored_name
+
+    @classmethod
+    def from_matrix(cls, *, frequencies: sparse.csc_matrix, **rows: np.ndarray) -> LexicalSegment:
+        return cls(indptr=frequencies.indptr, indices=frequencies.indices, data=frequencies.data, **rows)
+
+    @property
+    def width(self) -> int:
+        """The vocabulary size when the segment was built: later terms have no column here."""
+        return len(self.indptr) - 1
 
     @property
     def live_count(self) -> int:
         return int(len(self.chunk_ids) - self.dead.sum())
 
+    def frequencies(self) -> sparse.csc_matrix:
+        return sparse.csc_matrix((self.data, self.indices, self.indptr), shape=(len(self.chunk_ids), self.width))
+
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
-        if term_id >= self.frequencies.shape[1]:
+        if term_id >= self.width:
             return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
-        start, end = self.frequencies.indptr[term_id], self.frequencies.indptr[term_id + 1]
-        return self.frequencies.indices[start:end], self.frequencies.data[start:end]
+        start, end = self.indptr[term_id], self.indptr[term_id + 1]
+        return self.indices[start:end], self.data[start:end]
 
 
 class LexicalIndex:
@@ -117,20 +141,42 @@ class LexicalIndex:
 
     def __init__(self) -> None:
         self._vocabulary: dict[str, int] = {}
-        self._segments: list[_Segment] = []
-        self._where: dict[int, tuple[_Segment, int]] = {}  # chunk id -> its live row
+        self._segments: list[LexicalSegment] = []
+        # chunk id -> its live row, for an index built here. A restored one has none (building it would cost about
+        # a second per million chunks at start): it finds chunks by a scan of the segments' arrays instead.
+        self._where: dict[int, tuple[LexicalSegment, int]] | None = {}
         self._lock = threading.RLock()
+
+    @classmethod
+    def restored(cls, *, terms: list[str], segments: list[LexicalSegment]) -> LexicalIndex:
+        """An index over saved segments; terms are the vocabulary in term-id order."""
+        index = cls()
+        index._vocabulary = dict(zip(terms, range(len(terms)), strict=True))
+        index._segments = [s for s in segments if s.live_count > 0]
+        index._where = None
+        return index
+
+    def snapshot(self) -> tuple[list[str], list[tuple[LexicalSegment, np.ndarray]]]:
+        """The vocabulary in term-id order and each segment with a copy of its dead flags: a consistent view to save
+        while searches and updates go on (a segment's other arrays never change)."""
+        with self._lock:
+            terms = list(self._vocabulary)  # ids are handed out in insertion order
+            return terms, [(segment, segment.dead.copy()) for segment in self._segments]
 
     @property
     def size(self) -> int:
-        return len(self._where)
+        with self._lock:
+            return sum(s.live_count for s in self._segments)
 
     @property
     def segment_count(self) -> int:
         return len(self._segments)
 
     def __contains__(self, chunk_id: int) -> bool:
-        return chunk_id in self._where
+        with self._lock:
+            if self._where is None:
+                return any(bool((s.chunk_ids[~s.dead] == chunk_id).any()) for s in self._segments)
+            return chunk_id in self._where
 
     def add(self, entries: Iterable[LexicalEntry]) -> None:
         """Index these chunks as one new segment; a chunk id already present is replaced."""
@@ -154,22 +200,25 @@ class LexicalIndex:
                 (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(columns))),
                 shape=(len(entries), len(self._vocabulary)),
             )
-            segment = _Segment(
+            segment = LexicalSegment.from_matrix(
+                frequencies=frequencies,
                 chunk_ids=np.fromiter((e.chunk_id for e in entries), dtype=np.int64, count=len(entries)),
                 collection_ids=np.fromiter((e.collection_id for e in entries), dtype=np.int64, count=len(entries)),
                 document_ids=np.fromiter((e.document_id for e in entries), dtype=np.int64, count=len(entries)),
                 lengths=np.fromiter((sum(c.values()) for c in token_counts), dtype=np.float32, count=len(entries)),
-                frequencies=frequencies,
             )
             self._segments.append(segment)
-            for row, chunk_id in enumerate(segment.chunk_ids.tolist()):
-                self._where[chunk_id] = (segment, row)
+            if self._where is not None:
+                for row, chunk_id in enumerate(segment.chunk_ids.tolist()):
+                    self._where[chunk_id] = (segment, row)
             if len(self._segments) > MERGE_SEGMENTS_ABOVE:
                 self._merge_small_segments()
 
     def remove(self, chunk_ids: Iterable[int]) -> int:
         removed = 0
         with self._lock:
+            if self._where is None:
+                return self._remove_rows(column="chunk_ids", values=np.fromiter(chunk_ids, dtype=np.int64))
             for chunk_id in chunk_ids:
                 found = self._where.pop(int(chunk_id), None)
                 if found is not None:
@@ -179,6 +228,27 @@ class LexicalIndex:
             self._segments = [s for s in self._segments if s.live_count > 0]
         return removed
 
+    def remove_documents(self, document_ids: Iterable[int]) -> int:
+        """Mark dead every live chunk of these documents (found by the segments' arrays, no per-chunk bookkeeping)."""
+        with self._lock:
+            return self._remove_rows(column="document_ids", values=np.fromiter(document_ids, dtype=np.int64))
+
+    def _remove_rows(self, *, column: str, values: np.ndarray) -> int:
+        """Under the lock: mark dead the live rows whose chunk_ids or document_ids is one of values."""
+        if len(values) == 0:
+            return 0
+        gone = []
+        for segment in self._segments:
+            rows = np.flatnonzero(np.isin(getattr(segment, column), values) & ~segment.dead)
+            segment.dead[rows] = True
+            gone.append(segment.chunk_ids[rows])
+        chunk_ids = np.concatenate(gone) if gone else np.empty(0, dtype=np.int64)
+        if self._where is not None:
+            for chunk_id in chunk_ids.tolist():
+                self._where.pop(chunk_id, None)
+        self._segments = [s for s in self._segments if s.live_count > 0]
+        return len(chunk_ids)
+
     def _merge_small_segments(self) -> None:
         """Merge every segment smaller than the largest into one, dropping dead rows (under the lock)."""
         largest = max(self._segments, key=lambda s: s.live_count)
@@ -187,19 +257,20 @@ class LexicalIndex:
         parts = []
         for segment in small:
             live = ~segment.dead
-            matrix = segment.frequencies.tocsr()[live]
+            matrix = segment.frequencies().tocsr()[live]
             matrix.resize((matrix.shape[0], width))
             parts.append((segment, live, matrix))
-        merged = _Segment(
+        merged = LexicalSegment.from_matrix(
+            frequencies=sparse.vstack([m for _, _, m in parts], format="csc"),
             chunk_ids=np.concatenate([s.chunk_ids[live] for s, live, _ in parts]),
             collection_ids=np.concatenate([s.collection_ids[live] for s, live, _ in parts]),
             document_ids=np.concatenate([s.document_ids[live] for s, live, _ in parts]),
             lengths=np.concatenate([s.lengths[live] for s, live, _ in parts]),
-            frequencies=sparse.vstack([m for _, _, m in parts], format="csc"),
         )
         self._segments = [largest, merged]
-        for row, chunk_id in enumerate(merged.chunk_ids.tolist()):
-            self._where[chunk_id] = (merged, row)
+        if self._where is not None:
+            for row, chunk_id in enumerate(merged.chunk_ids.tolist()):
+                self._where[chunk_id] = (merged, row)
 
     def chunk_ids(
         self, *, collection_ids: Iterable[int] | None = None, document_ids: Iterable[int] | None = None
@@ -211,7 +282,7 @@ class LexicalIndex:
 
     @staticmethod
     def _allowed_rows(
-        segment: _Segment, collection_ids: Iterable[int] | None, document_ids: Iterable[int] | None
+        segment: LexicalSegment, collection_ids: Iterable[int] | None, document_ids: Iterable[int] | None
     ) -> np.ndarray:
         allowed = ~segment.dead
         if collection_ids is not None:

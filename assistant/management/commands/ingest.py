@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from tqdm import tqdm
 
 from assistant.models import AuditEvent
@@ -14,7 +15,7 @@ from ingestion.audit import documents_audit
 from ingestion.models import Document
 from ingestion.selectors import documents_pending, documents_unfinished
 from ingestion.services import collection_get_or_create, index_reconcile
-from ingestion.tasks import document_ingest_task
+from ingestion.tasks import documents_ingest_queue
 from ingestion.uploads import UploadReport, path_register
 from retrieval.access import OPERATOR
 
@@ -38,21 +39,24 @@ class Command(BaseCommand):
         if path is not None and not path.exists():
             raise CommandError(f"{path} does not exist")
         target = collection_get_or_create(name=collection)
-        report = path_register(collection=target, path=path) if path is not None else UploadReport()
+        report = UploadReport()
         if path is not None:
-            documents_audit(action=AuditEvent.Action.DOCUMENT_UPLOAD, user=OPERATOR,
-                            documents=[*report.created, *report.rejected], interface=AuditEvent.Interface.COMMAND,
-                            detail={"path": str(path), "duplicates": len(report.duplicates)})
+            with transaction.atomic():  # one commit for the whole folder, not a few per file
+                report = path_register(collection=target, path=path)
+                documents_audit(action=AuditEvent.Action.DOCUMENT_UPLOAD, user=OPERATOR,
+                                documents=[*report.created, *report.rejected], interface=AuditEvent.Interface.COMMAND,
+                                detail={"path": str(path), "duplicates": len(report.duplicates)})
         document_ids = report.to_ingest
         if resume:
             document_ids += [d.id for d in documents_unfinished(collection=target) if d.id not in set(document_ids)]
         quiet = options["verbosity"] == 0
         with tqdm(total=len(document_ids), desc="ingesting", unit="doc", disable=quiet) as bar:
-            for document_id in document_ids:
-                # Without a broker this runs here, in-process, through the same task code; with one it only queues.
-                document_ingest_task.delay(document_id)
-                if settings.CELERY_TASK_ALWAYS_EAGER:
-                    bar.update(1)
+            # Without a broker this runs here, in-process, through the same task code; with one it only queues.
+            # Short documents go many to a task.
+            documents_ingest_queue(
+                document_ids=document_ids,
+                on_queued=(lambda run: bar.update(len(run))) if settings.CELERY_TASK_ALWAYS_EAGER else None,
+            )
             while (pending := documents_pending(document_ids=document_ids).count()) > 0:
                 bar.n = len(document_ids) - pending
                 bar.refresh()
