@@ -19,6 +19,7 @@ version of a document is served) stays the database's decision: callers drop row
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +34,8 @@ DEFAULT_ANALYZER = {"tokenizer": "standard"}
 BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}  # the embedded BM25's (retrieval/lexical.py)
 HNSW_BUILD = {"M": 16, "efConstruction": 200}
 IDS_BATCH = 5_000
+# Milvus Lite has no server timestamp for iterators; pymilvus warns on every ids() and goes on with its own.
+logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 __all__ = [
     "MilvusChunkStore", "MilvusException", "MilvusRow", "analyzer_from_setting", "filter_expression", "milvus_client",
