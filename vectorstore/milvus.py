@@ -84,6 +84,12 @@ def filter_expression(*, collection_ids: Iterable[int] | None, document_ids: Ite
     return " and ".join(parts)
 
 
+def _build(params: dict) -> dict:
+    """Index build parameters as Milvus reads them (one key each) and as Milvus Lite's gRPC adapter reads them (one
+    JSON "params" key; it ignores the others, and BM25 would silently score with k1 = 1.5)."""
+    return {**params, "params": dict(params)}
+
+
 def _bounded(terms: str) -> str:
     encoded = terms.encode()
     if len(encoded) <= TERMS_MAX_BYTES:
@@ -132,9 +138,9 @@ class MilvusChunkStore:
 
     def _indexes(self):
         indexes = self.client.prepare_index_params()
-        indexes.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params=HNSW_BUILD)
+        indexes.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params=_build(HNSW_BUILD))
         indexes.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                          params=BM25_PARAMS)
+                          params=_build(BM25_PARAMS))
         indexes.add_index(field_name="collection_id", index_type="INVERTED")
         indexes.add_index(field_name="document_id", index_type="INVERTED")
         return indexes
