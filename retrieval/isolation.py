@@ -178,6 +178,7 @@ def throwaway_environment(*, data_dir: Path) -> dict[str, str]:
             # With SEARCH_ENGINE=milvus the child's rows go to collections of their own: its chunk ids (a fresh
             # database's) would otherwise overwrite the live rows of the same ids.
             "MILVUS_COLLECTION_PREFIX": throwaway_collection_prefix(data_dir=data_dir),
+            "SEARCH_ENGINE": settings.SEARCH_ENGINE,  # this process's, when set otherwise than in the environment
         }
     )
     # The settings module this process runs on (None under override_settings: the environment's then).

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.milvus_server import MilvusStartFailed, free_port, milvus_lite_start, milvus_lite_stop
+from vectorstore.milvus_lite import MilvusStartFailed, free_port, milvus_lite_start, milvus_lite_stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -1,10 +1,12 @@
-"""A Milvus Lite server for the tests, started the way an operator starts one:
+"""A local Milvus Lite server process (PyPI milvus-lite, pure Python) for development, tests and benchmarks, started
+the way an operator starts one:
 
     .venv/bin/milvus-lite server --data-dir DIR --host 127.0.0.1 --port PORT
     SEARCH_ENGINE=milvus://127.0.0.1:PORT   (for every web process and worker of the installation)
 
-tests/conftest.py starts one per test session (fixture `milvus_server`); a test of several processes gives each of
-them that SEARCH_ENGINE value.
+tests/conftest.py starts one per test session (fixture `milvus_server`) and bench/search_engines.py one per run;
+a test of several processes gives each of them that SEARCH_ENGINE value. Milvus Lite stands in for Milvus's API,
+not its speed; production runs Milvus Standalone or Distributed at the same kind of address.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def free_port() -> int:
 
 
 def milvus_lite_start(*, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start `milvus-lite server` and return once it answers; raise MilvusStartFailed with its log otherwise."""
+    """Start `milvus-lite server` (the one installed beside this Python) and return once it answers; raise
+    MilvusStartFailed with the end of its log otherwise. Stop it with milvus_lite_stop."""
     command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data_dir),
                "--host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
