@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -184,3 +185,9 @@ def test_index_check_finds_and_reconciles_a_count_difference() -> None:
     out = io.StringIO()
     call_command("index_check", stdout=out)
     assert "1 vectors, as many as the database's indexed chunks" in out.getvalue()
+
+
+def test_an_unknown_search_engine_is_a_configuration_error(settings) -> None:
+    settings.SEARCH_ENGINE = "elasticsearch://127.0.0.1:9200"
+    with pytest.raises(ImproperlyConfigured, match="milvus://HOST:PORT"):
+        chunk_vector_index(embedder=embedder_get())
