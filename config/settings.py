@@ -236,6 +236,13 @@ VECTOR_INDEX_RERANK_FACTOR = int(os.environ.get("VECTOR_INDEX_RERANK_FACTOR", "1
 VECTOR_INDEX_EXACT_FILTER_MAX = int(os.environ.get("VECTOR_INDEX_EXACT_FILTER_MAX", "20000"))
 VECTOR_INDEX_RETRAIN_FACTOR = int(os.environ.get("VECTOR_INDEX_RETRAIN_FACTOR", "8"))
 VECTOR_INDEX_SEARCH_THREADS = int(os.environ.get("VECTOR_INDEX_SEARCH_THREADS", "1"))
+# Where search runs: "embedded" (the FAISS segments above and in-process BM25, on this machine's disk) or
+# "milvus://HOST:PORT" (one Milvus shared by every web process and worker; ingestion writes through to it).
+SEARCH_ENGINE = os.environ.get("SEARCH_ENGINE", "embedded")
+MILVUS_COLLECTION_PREFIX = os.environ.get("MILVUS_COLLECTION_PREFIX", "yiju_chunks")
+# Splits the app's own BM25 terms on spaces: "standard" on Milvus Lite; {"tokenizer": "whitespace"} on Milvus itself.
+MILVUS_TERMS_ANALYZER = os.environ.get("MILVUS_TERMS_ANALYZER", '{"tokenizer": "standard"}')
+MILVUS_HNSW_EF = int(os.environ.get("MILVUS_HNSW_EF", "256"))  # HNSW's search breadth: recall against speed
 CHUNK_MAX_CHARS = int(os.environ.get("CHUNK_MAX_CHARS", "800"))
 CHUNK_OVERLAP_CHARS = int(os.environ.get("CHUNK_OVERLAP_CHARS", "100"))
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))

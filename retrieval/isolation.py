@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,8 @@ from typing import IO
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
+
+from ingestion.index import milvus_collections_drop
 
 THROWAWAY_PREFIX = "yiju-evaluation-"
 CHILD_FLAG = "--throwaway-child"  # internal: set by the parent on the command it re-executes
@@ -121,6 +124,7 @@ def throwaway_data_dir(*, live_data_dir: Path) -> Iterator[Path]:
         yield data_dir
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)  # links are removed, never followed
+        milvus_collections_drop(prefix=throwaway_collection_prefix(data_dir=data_dir))
         if lock is not None:
             os.close(lock)
 
@@ -148,10 +152,16 @@ def stale_throwaway_dirs_remove(*, temp_root: Path | None = None) -> list[Path]:
             continue  # a run still holds it
         try:
             shutil.rmtree(data_dir, ignore_errors=True)
+            milvus_collections_drop(prefix=throwaway_collection_prefix(data_dir=data_dir))
             removed.append(data_dir)
         finally:
             os.close(lock)
     return removed
+
+
+def throwaway_collection_prefix(*, data_dir: Path) -> str:
+    """The Milvus collection prefix of a throwaway run: the live prefix and the directory's name."""
+    return f"{settings.MILVUS_COLLECTION_PREFIX}_{re.sub(r'[^A-Za-z0-9]', '_', data_dir.name)}"
 
 
 def throwaway_environment(*, data_dir: Path) -> dict[str, str]:
@@ -165,6 +175,10 @@ def throwaway_environment(*, data_dir: Path) -> dict[str, str]:
             "DATABASE_URL": f"sqlite:///{data_dir / 'yiju.sqlite3'}",
             PARENT_PID_VARIABLE: str(os.getpid()),
             "PYTHONUNBUFFERED": "1",  # JSON lines and progress arrive as they are written, not at exit
+            # With SEARCH_ENGINE=milvus the child's rows go to collections of their own: its chunk ids (a fresh
+            # database's) would otherwise overwrite the live rows of the same ids.
+            "MILVUS_COLLECTION_PREFIX": throwaway_collection_prefix(data_dir=data_dir),
+            "SEARCH_ENGINE": settings.SEARCH_ENGINE,  # this process's, when set otherwise than in the environment
         }
     )
     # The settings module this process runs on (None under override_settings: the environment's then).

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import re
+from vectorstore.analysis import CJK, language_of  # where ingestion can read it too (the language of a Milvus row)
 
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def language_of(text: str) -> str:
-    """'zh' when Chinese characters are a large share of the letters, else 'en'."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en"
-    return "zh" if sum(1 for c in letters if CJK.match(c)) / len(letters) > 0.3 else "en"
+__all__ = ["CJK", "language_of"]

@@ -15,60 +15,22 @@ tokenise the corpus again.
 
 from __future__ import annotations
 
-import logging
 import math
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import jieba
 import numpy as np
-import Stemmer
 from scipy import sparse
 
-jieba.setLogLevel(logging.WARNING)
+from vectorstore.analysis import tokenize  # one tokenizer for both engines (Milvus indexes the same terms)
 
-CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+(?:[.'-][A-Za-z0-9]+)*")
-ENGLISH_STOPWORDS = frozenset(
-    """a an and are as at be by for from has have in is it its of on or that the this to was were will with what
-    which who whom when where why how do does did can should would may not no""".split()
-)
-CHINESE_STOPWORDS = frozenset(
-    """的 了 是 在 和 与 及 或 等 对 为 中 上 下 之 其 有 也 就 都 而 被 把 吗 呢 什么 哪些 怎么 如何""".split()
-)
 BM25_K1 = 1.2  # Lucene's defaults: term-frequency saturation and length normalisation
 BM25_B = 0.75
 MERGE_SEGMENTS_ABOVE = 12  # more segments than this and the small ones are merged into one
 
-_stemmer = Stemmer.Stemmer("english")
-_stemmer_lock = threading.Lock()  # PyStemmer objects keep a cache and are not thread-safe
-
-
-def tokenize(text: str) -> list[str]:
-    """Stemmed lowercase English words (numbers kept whole); for Chinese, jieba's search-mode words plus every
-    character and character pair, stopwords left out.
-
-    Why characters and pairs too: a layperson's question and a statute segment the same idea into different words
-    (measured on STARD, choosing on one half of the questions and reporting the other: nDCG@10 of BM25 0.499 with
-    jieba alone, 0.521 with characters and pairs added; bench/README.md).
-    """
-    tokens: list[str] = []
-    english: list[str] = []
-    for match in WORD.finditer(text.lower()):
-        piece = match.group(0)
-        if CJK_RUN.fullmatch(piece):
-            tokens.extend(t for t in jieba.lcut_for_search(piece) if t not in CHINESE_STOPWORDS)
-            tokens.extend(c for c in piece if c not in CHINESE_STOPWORDS)
-            tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-        elif piece not in ENGLISH_STOPWORDS:
-            english.append(piece)
-    if english:
-        with _stemmer_lock:
-            tokens.extend(_stemmer.stemWords(english))
-    return tokens
+__all__ = ["BM25_B", "BM25_K1", "LexicalEntry", "LexicalHit", "LexicalIndex", "tokenize"]
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,16 @@ def searchable_chunk_rows(*, document_ids: Iterable[int], batch_size: int = 2000
         )
 
 
+def searchable_among(*, chunk_ids: Iterable[int]) -> set[int]:
+    """Those of these chunks that search may serve now: chunks of indexed documents (one query by primary key)."""
+    chunk_ids = list(chunk_ids)
+    if not chunk_ids:
+        return set()
+    return set(
+        Chunk.objects.filter(id__in=chunk_ids, document__status=Document.Status.INDEXED).values_list("id", flat=True)
+    )
+
+
 def chunks_by_id(*, chunk_ids: Iterable[int]) -> dict[int, Chunk]:
     return {c.id: c for c in Chunk.objects.select_related("document").filter(id__in=list(chunk_ids))}
 

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense FAISS search and BM25, both filtered inside the search, fused, optionally re-ranked."""
+"""Hybrid retrieval: dense search and BM25, both filtered inside the search (embedded FAISS and BM25, or Milvus:
+retrieval/engines.py), fused, optionally re-ranked."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from ingestion.embedding import embedder_get
-from ingestion.index import chunk_vector_index
 from ingestion.models import Chunk
 from retrieval.access import Reader, readable_collection_ids
+from retrieval.engines import search_engine_get
 from retrieval.fusion import reciprocal_rank_fusion, score_fusion
 from retrieval.language import language_of
 from retrieval.reranking import rerank_order, reranker_get
-from retrieval.searchable import searchable_chunks_get
 from retrieval.selectors import chunks_by_id
 
 DEFAULT_METHODS = ("dense", "lexical")
@@ -115,33 +115,21 @@ def _ranked_candidates(
     *, query: str, collection_ids: list[int], document_ids: list[int] | None, candidates: int,
     methods: tuple[str, ...], timings: dict[str, float],
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(dense, lexical) rankings of (chunk id, score), each `candidates` long at most, within the sets given."""
-    started = time.perf_counter()
-    searchable = searchable_chunks_get()
-    timings["sync_ms"] = (time.perf_counter() - started) * 1000
+    """(dense, lexical) rankings of (chunk id, score), each `candidates` long at most, within the sets given, from
+    the engine settings.SEARCH_ENGINE names (retrieval/engines.py)."""
     embedder = embedder_get()
     if "lexical" in methods and embedder.languages is not None and language_of(query) not in embedder.languages:
         # The embedder cannot read this language; its ranking would only push noise into the fusion.
         methods = tuple(m for m in methods if m != "dense")
-    dense: list[tuple[int, float]] = []
-    lexical: list[tuple[int, float]] = []
+    query_vector = None
     if "dense" in methods:
         started = time.perf_counter()
         query_vector = embedder.embed_query(query)
         timings["embed_ms"] = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        allowed = searchable.lexical.chunk_ids(collection_ids=collection_ids, document_ids=document_ids)
-        hits = chunk_vector_index(embedder=embedder).search(query=query_vector, k=candidates, allowed_ids=allowed)
-        dense = [(h.chunk_id, h.score) for h in hits]
-        timings["dense_ms"] = (time.perf_counter() - started) * 1000
-    if "lexical" in methods:
-        started = time.perf_counter()
-        lexical_hits = searchable.lexical.search(
-            query=query, k=candidates, collection_ids=collection_ids, document_ids=document_ids
-        )
-        lexical = [(h.chunk_id, h.score) for h in lexical_hits]
-        timings["lexical_ms"] = (time.perf_counter() - started) * 1000
-    return dense, lexical
+    return search_engine_get(embedder=embedder).rankings(
+        query=query, query_vector=query_vector, lexical="lexical" in methods, collection_ids=collection_ids,
+        document_ids=document_ids, candidates=candidates, timings=timings,
+    )
 
 
 def _passages_described(

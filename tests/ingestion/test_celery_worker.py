@@ -94,6 +94,8 @@ def worker_start(*, log_path: Path, name: str = "test", **extra_env: str) -> sub
         "CELERY_BROKER_URL": BROKER_URL,
         "YIJU_INDEX_DIR": str(settings.INDEX_DIR),
         "YIJU_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "SEARCH_ENGINE": settings.SEARCH_ENGINE,  # the test's engine (tests/conftest.py: search_engine)
+        "MILVUS_COLLECTION_PREFIX": settings.MILVUS_COLLECTION_PREFIX,
         **extra_env,
     }
     log = open(log_path, "ab")  # noqa: SIM115 - the child holds it; closed with the process
@@ -183,6 +185,7 @@ def test_worker_over_redis_matches_in_process_path(
     assert worker_ids <= index_ids and set(in_process.chunks.values_list("id", flat=True)) <= index_ids
 
 
+@pytest.mark.usefixtures("search_engine")
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_document_resumes_and_indexes_it_once(
     workers: list[subprocess.Popen[bytes]], shared_data: Path, isolated_storage: Path

@@ -153,6 +153,7 @@ def test_folder_with_a_zip_inside_is_ingested(tmp_path: Path) -> None:
     assert sorted(d.source_path for d in report.created) == ["guidelines/sepsis.md", "more.zip/law.txt"]
 
 
+@pytest.mark.usefixtures("search_engine")
 @pytest.mark.django_db(transaction=True)
 def test_new_version_replaces_the_old_only_once_searchable() -> None:
     """A reader polling search while version 2 is ingested sees version 1 or version 2, never both, never neither."""
@@ -214,6 +215,7 @@ def test_same_title_under_another_name_is_a_new_version() -> None:
     assert old_document.status == Document.Status.SUPERSEDED and new_document.status == Document.Status.INDEXED
 
 
+@pytest.mark.usefixtures("search_engine")
 @pytest.mark.django_db
 def test_deleting_removes_vectors_and_search_at_once() -> None:
     collection = collection_get_or_create(name="set")

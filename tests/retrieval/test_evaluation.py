@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from ingestion.embedding import embedder_get
-from ingestion.index import chunk_vector_index
+from ingestion.index import chunk_vector_index, milvus_chunk_store
 from ingestion.models import Chunk, Collection, Document
 from retrieval.evaluation import (
     COLLECTION_PREFIX,
@@ -87,7 +87,7 @@ QUESTIONS = [
 
 @pytest.mark.django_db
 def test_command_prints_one_line_per_method_and_leaves_nothing_behind(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, search_engine: str
 ) -> None:
     corpus = jsonl(tmp_path / "corpus.jsonl", CORPUS)
     questions = jsonl(tmp_path / "questions.jsonl", QUESTIONS)
@@ -124,6 +124,10 @@ def test_command_prints_one_line_per_method_and_leaves_nothing_behind(
     assert not Document.objects.exists() and not Chunk.objects.exists()
     assert chunk_vector_index(embedder=embedder_get()).ids().size == 0
     assert not list(temp_root.iterdir())
+    if search_engine != "embedded":  # the run's own Milvus collection (never the live one) is dropped with it
+        live = milvus_chunk_store(embedder=embedder_get())
+        assert [name for name in live.client.list_collections() if name.startswith(settings.MILVUS_COLLECTION_PREFIX)
+                and name != live.name] == []
 
 
 @pytest.mark.django_db

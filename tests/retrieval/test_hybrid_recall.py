@@ -18,7 +18,7 @@ from retrieval.access import OPERATOR
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_engine")]
 METHODS = {"bm25": ("lexical",), "dense": ("dense",), "hybrid": ("dense", "lexical")}
 
 

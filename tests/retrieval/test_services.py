@@ -12,7 +12,7 @@ from retrieval.searchable import searchable_chunks_get
 from retrieval.services import passages_retrieve
 from tests.factories import ingest_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_engine")]
 
 STATIN_NOTES = "\n\n".join(
     f"## Note {i}\n\nStatin therapy note {i}: review LDL cholesterol and the statin dose at visit {i}."

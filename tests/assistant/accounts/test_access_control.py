@@ -122,7 +122,8 @@ def test_readable_sets_follow_the_groups_and_ungranted_sets_are_for_admins_only(
     assert not collections_readable(reader=alice).exists()
 
 
-def test_retrieval_itself_never_returns_a_chunk_of_an_unreadable_set(sets, alice) -> None:
+def test_retrieval_itself_never_returns_a_chunk_of_an_unreadable_set(search_engine, sets, alice) -> None:
+    """On either engine: the sets a reader may read are the filter inside the search (Milvus: its expression)."""
     everything = [c.id for c in sets.values()]
     as_operator = passages_retrieve(query=QUESTION, collection_ids=everything, reader=OPERATOR, k=10).passages
     assert {p.chunk.collection_id for p in as_operator} == set(everything)  # the query reaches all three
