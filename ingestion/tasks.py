@@ -24,16 +24,12 @@ from ingestion.services import (
 logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError, TimeoutError)
+# Acknowledged late (a killed worker's task is handed out again); only transient faults are retried, with backoff.
+INGEST_TASK_OPTIONS = {"bind": True, "acks_late": True, "autoretry_for": TRANSIENT_ERRORS, "retry_backoff": True,
+                       "retry_backoff_max": 300, "max_retries": 8}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=8,
-)
+@shared_task(**INGEST_TASK_OPTIONS)
 def document_ingest_task(self: Task, document_id: int) -> str:
     """Bad input never raises (the document fails with its reason); only transient faults are retried."""
     try:
@@ -46,14 +42,7 @@ def document_ingest_task(self: Task, document_id: int) -> str:
         return "abandoned"
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=8,
-)
+@shared_task(**INGEST_TASK_OPTIONS)
 def documents_ingest_batch_task(self: Task, document_ids: list[int]) -> dict[str, int]:
     """Short documents many to a run; each ends indexed or failed with its reason. Documents another live run holds
     are tried again once its lease would expire; if that run died, this one resumes them."""

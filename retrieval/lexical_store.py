@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.lexical import LexicalIndex, LexicalSegment
-from vectorstore.segments import file_sha256
+from vectorstore.segments import file_sha256, fsync_directory
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
@@ -66,14 +66,6 @@ def _locked(directory: Path, mode: int) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _manifest_read(directory: Path) -> dict | None:
@@ -223,7 +215,7 @@ def lexical_state_save(
         checksums[manifest["documents"]] = _write_array(directory, manifest["documents"], stamps)
         manifest["checksums"] = checksums
         _write_file(directory, MANIFEST_NAME, lambda handle: handle.write(json.dumps(manifest).encode()))
-        _fsync_directory(directory)
+        fsync_directory(directory)
         for segment, name in written:
             segment.stored_name = name
         _delete_unreferenced(directory=directory, referenced=set(checksums))

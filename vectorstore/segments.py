@@ -111,7 +111,8 @@ def _size_tier(count: int) -> int:
     return int(math.log(max(count, 1), MERGE_FACTOR))
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in this folder durable (the folder's own entry, not only the file's data)."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -590,7 +591,7 @@ class VectorIndex:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.manifest_path)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         self._segments, self._trained, self._generation = written, trained, generation
         self._checksums = checksums
         self._loaded_stamp = self._disk_stamp()
