@@ -37,6 +37,11 @@ class Answer(models.Model):
     model = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True, help_text="Why generation failed, when it did (retrieval is kept).")
     timings = models.JSONField(default=dict)
+    sources = models.JSONField(
+        default=dict, blank=True,
+        help_text="Notes on the sources (assistant/grounding/sources.py): passages of replaced or amended documents, "
+        "and disagreements between cited documents.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,6 +82,11 @@ class ClinicalReport(models.Model):
     model = models.CharField(max_length=200, blank=True)
     timings = models.JSONField(default=dict)
     error = models.TextField(blank=True, help_text="Why generation failed, when it did (retrieval is kept).")
+    sources = models.JSONField(
+        default=dict, blank=True,
+        help_text="Notes on the sources (assistant/grounding/sources.py): passages of replaced or amended documents, "
+        "and disagreements between cited documents.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -103,6 +113,11 @@ class PolicyMatchRecord(models.Model):
     model = models.CharField(max_length=200, blank=True)
     timings = models.JSONField(default=dict)
     error = models.TextField(blank=True, help_text="Why matching failed, wholly or for a policy (the profile is kept).")
+    sources = models.JSONField(
+        default=dict, blank=True,
+        help_text="Notes on the sources (assistant/grounding/sources.py): passages of replaced or amended documents, "
+        "and disagreements between cited documents.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

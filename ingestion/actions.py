@@ -8,6 +8,7 @@ uploads the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -15,7 +16,8 @@ from django.db import transaction
 from audit.actors import Actor
 from audit.models import AuditEvent
 from ingestion.audit import collection_audit, collection_grants, documents_audit, grant_change_audit
-from ingestion.models import Collection, Document
+from ingestion.models import Collection, Document, DocumentRelation
+from ingestion.relations import relation_link, relation_unlink
 from ingestion.services import DocumentRegistration, collection_delete, document_register, documents_delete
 from ingestion.tasks import documents_ingest_queue
 from ingestion.uploads import UploadReport, upload_register
@@ -102,3 +104,36 @@ def collection_remove(*, collection: Collection, user: Actor) -> None:
                      detail={"documents": collection.documents.count(),
                              "readers": collection_grants(collection=collection)})
     collection_delete(collection=collection)
+
+
+def documents_link(*, newer: Document, older: Document, kind: str, user: Actor) -> DocumentRelation:
+    """An admin links two documents: `newer` supersedes (a newer edition, a repeal) or amends `older`."""
+    with transaction.atomic():
+        relation = relation_link(newer=newer, older=older, kind=kind)
+        documents_audit(action=AuditEvent.Action.DOCUMENT_CHANGE, user=user, documents=[newer, older],
+                        detail={"linked": {"newer": newer.id, "older": older.id, "kind": kind}})
+    return relation
+
+
+def editions_link_by_date(*, documents: list[Document], user: Actor) -> list[DocumentRelation]:
+    """An admin marks documents as editions of one work: each is superseded by the next issued after it. Raises
+    ValueError when fewer than two are given or an issue date is missing (the order would be a guess)."""
+    if len(documents) < 2:
+        raise ValueError("Select at least two editions of one work.")
+    undated = [d for d in documents if d.issued_on is None]
+    if undated:
+        raise ValueError("Give each edition its issue date first: " + ", ".join(str(d) for d in undated))
+    ordered = sorted(documents, key=lambda d: (d.issued_on, d.id))
+    return [documents_link(newer=newer, older=older, kind=DocumentRelation.Kind.EDITION, user=user)
+            for older, newer in pairwise(ordered)]
+
+
+def documents_unlink(*, relation: DocumentRelation, user: Actor) -> DocumentRelation:
+    """An admin unlinks two documents; detection never links them again."""
+    with transaction.atomic():
+        relation_unlink(relation=relation)
+        documents_audit(action=AuditEvent.Action.DOCUMENT_CHANGE, user=user,
+                        documents=[d for d in (relation.newer, relation.older) if d is not None],
+                        detail={"unlinked": {"newer": relation.newer_id, "older": relation.older_id,
+                                             "kind": relation.kind}})
+    return relation

@@ -21,11 +21,15 @@ from ingestion.actions import (
     document_change_record,
     document_upload,
     documents_ingest_again,
+    documents_link,
     documents_remove,
+    documents_unlink,
     documents_upload,
+    editions_link_by_date,
 )
 from ingestion.audit import collection_grants
-from ingestion.models import Chunk, Collection, Document
+from ingestion.editions import work_title
+from ingestion.models import Chunk, Collection, Document, DocumentRelation
 from ingestion.selectors import collection_progress, documents_current, documents_history
 from ingestion.uploads import UploadReport
 
@@ -178,6 +182,103 @@ class DocumentUploadForm(forms.ModelForm):
         fields = ["collection", "title", "external_id"]
 
 
+class _RelationInline(admin.TabularInline):
+    """Links to or from the document, with the sentence that made them; changed on the Document links page."""
+
+    model = DocumentRelation
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["kind", "other", "origin", "active", "sentence"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def other(self, relation: DocumentRelation) -> str:
+        raise NotImplementedError
+
+
+class SupersedesInline(_RelationInline):
+    fk_name = "newer"
+    verbose_name = _("document this one supersedes or amends")
+    verbose_name_plural = _("Documents this one supersedes or amends")
+
+    @admin.display(description=_("document"))
+    def other(self, relation: DocumentRelation) -> str:
+        return str(relation.older) if relation.older_id else _("《%(named)s》 (not in any set yet)") % {
+            "named": relation.named}
+
+
+class SupersededByInline(_RelationInline):
+    fk_name = "older"
+    verbose_name = _("document that supersedes or amends this one")
+    verbose_name_plural = _("Superseded or amended by")
+
+    @admin.display(description=_("document"))
+    def other(self, relation: DocumentRelation) -> str:
+        return str(relation.newer)
+
+
+class DocumentLinkForm(forms.ModelForm):
+    """Linking by hand: both documents, and not one document with itself or its own versions."""
+
+    class Meta:
+        model = DocumentRelation
+        fields = ["newer", "older", "kind"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["older"].required = True
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        newer, older = cleaned.get("newer"), cleaned.get("older")
+        if newer and older and (newer.lineage_id or newer.id) == (older.lineage_id or older.id):
+            raise forms.ValidationError(_("A document cannot supersede itself or another version of itself."))
+        return cleaned
+
+
+@admin.register(DocumentRelation)
+class DocumentRelationAdmin(admin.ModelAdmin):
+    """Editions, repeals and amendments: detected at ingestion or set here. Adding one links two documents by hand;
+    "Unlink" keeps the link inactive so that it is never detected again."""
+
+    list_display = ["newer", "kind", "older_or_named", "origin", "active", "sentence_excerpt", "updated_at"]
+    list_filter = ["kind", "origin", "active"]
+    search_fields = ["newer__title", "older__title", "named", "sentence"]
+    raw_id_fields = ["newer", "older"]
+    actions = ["unlink"]
+    form = DocumentLinkForm
+
+    def get_fields(self, request: HttpRequest, obj: DocumentRelation | None = None) -> list[str]:
+        if obj is None:
+            return ["newer", "older", "kind"]
+        return ["newer", "older", "named", "kind", "origin", "active", "sentence", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: DocumentRelation | None = None) -> list[str]:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    @admin.display(description=_("older document"))
+    def older_or_named(self, relation: DocumentRelation) -> str:
+        return str(relation.older) if relation.older_id else _("《%(named)s》 (not in any set yet)") % {
+            "named": relation.named}
+
+    @admin.display(description=_("sentence"))
+    def sentence_excerpt(self, relation: DocumentRelation) -> str:
+        return relation.sentence[:120] + ("…" if len(relation.sentence) > 120 else "")
+
+    def save_model(self, request: HttpRequest, obj: DocumentRelation, form: forms.ModelForm, change: bool) -> None:
+        obj.pk = documents_link(newer=obj.newer, older=obj.older, kind=obj.kind, user=request.user).pk
+
+    @admin.action(description=_("Unlink the selected documents (never detected again)"))
+    def unlink(self, request: HttpRequest, queryset: QuerySet[DocumentRelation]) -> None:
+        for relation in queryset.select_related("newer", "older"):
+            documents_unlink(relation=relation, user=request.user)
+        self.message_user(request, ngettext("%(n)d link unlinked", "%(n)d links unlinked", queryset.count())
+                          % {"n": queryset.count()})
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = [
@@ -185,6 +286,8 @@ class DocumentAdmin(admin.ModelAdmin):
         "collection",
         "version",
         "issued_on",
+        "issuer",
+        "in_force",
         "status",
         "progress_percent",
         "chunk_count",
@@ -208,9 +311,32 @@ class DocumentAdmin(admin.ModelAdmin):
         "chunks_embedded",
         "embedding_model",
         "attempts",
+        "work_title",
     ]
     exclude = ["text", "lease_token", "lease_expires_at"]
-    actions = ["ingest_again"]
+    actions = ["ingest_again", "link_editions"]
+    inlines = [SupersededByInline, SupersedesInline]
+
+    @admin.display(description=_("in force"))
+    def in_force(self, document: Document) -> str:
+        """"Superseded by …" when an active link replaces it (any set: this page is for admins)."""
+        relation = next((r for r in document.relations_as_older.all() if r.supersedes), None)
+        if relation is None:
+            return _("yes")
+        return _("superseded by %(title)s") % {"title": relation.newer}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
+        return super().get_queryset(request).prefetch_related("relations_as_older__newer")
+
+    @admin.action(description=_("Link as editions of one work (the latest issued is in force)"))
+    def link_editions(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        try:
+            linked = editions_link_by_date(documents=list(queryset), user=request.user)
+        except ValueError as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            return
+        self.message_user(request, ngettext("%(n)d edition link made", "%(n)d edition links made", len(linked))
+                          % {"n": len(linked)})
 
     def get_form(self, request: HttpRequest, obj: Document | None = None, **kwargs):
         if obj is None:
@@ -222,6 +348,8 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Document, form: forms.ModelForm, change: bool) -> None:
         if change:
+            if "title" in form.changed_data:
+                obj.work_title = work_title(obj.title)
             super().save_model(request, obj, form, change)
             document_change_record(document=obj, changed=list(form.changed_data), user=request.user)
             return

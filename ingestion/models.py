@@ -68,6 +68,11 @@ class Document(models.Model):
         "month is stated); editable by admins."
     )
     issued_as = models.CharField(max_length=40, blank=True, help_text="That date as the document writes it.")
+    issuer = models.CharField(
+        max_length=200, blank=True, help_text="Who issued it, read from its head (ingestion/editions.py); editable."
+    )
+    # The work this document is an edition of: its title without year and edition words (ingestion/editions.py).
+    work_title = models.CharField(max_length=500, blank=True, db_index=True)
     text = models.TextField(blank=True, help_text="Extracted text; chunk offsets refer to it.")
     chunk_count = models.IntegerField(default=0)
     chunks_embedded = models.IntegerField(default=0)
@@ -166,3 +171,56 @@ class ChunkVector(models.Model):
 
     def as_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class DocumentRelation(models.Model):
+    """One document superseding or amending another: a newer edition of one work, a clause that repeals or replaces
+    it ("原《…》同时废止", "this guideline replaces …"), or one that amends it.
+
+    A detected link an admin unlinks is kept inactive, so detecting it again never brings it back. A clause whose
+    named document is not (yet) in any set is kept with `older` empty and linked when that document arrives.
+    """
+
+    class Kind(models.TextChoices):
+        EDITION = "edition", "Newer edition of the same work"
+        REPLACES = "replaces", "Repeals or replaces"
+        AMENDS = "amends", "Amends"
+
+    class Origin(models.TextChoices):
+        DETECTED = "detected", "Detected at ingestion"
+        ADMIN = "admin", "Set by an admin"
+
+    SUPERSEDING = (Kind.EDITION, Kind.REPLACES)  # the older is no longer the one in force
+
+    newer = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="relations_as_newer")
+    older = models.ForeignKey(
+        Document, on_delete=models.CASCADE, null=True, blank=True, related_name="relations_as_older"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.DETECTED)
+    named = models.CharField(max_length=500, blank=True, help_text="The document as the clause names it.")
+    sentence = models.TextField(blank=True, help_text="The sentence of the newer document that says so.")
+    active = models.BooleanField(default=True, help_text="False: an admin unlinked it; it is not detected again.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["newer", "older"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newer", "older"], condition=models.Q(older__isnull=False), name="relation_unique_pair"
+            ),
+            models.UniqueConstraint(
+                fields=["newer", "kind", "named"], condition=models.Q(older__isnull=True),
+                name="relation_unique_unresolved_clause",
+            ),
+            models.CheckConstraint(condition=~models.Q(newer=models.F("older")), name="relation_not_to_itself"),
+        ]
+
+    def __str__(self) -> str:
+        older = self.older.title if self.older_id else f"《{self.named}》"
+        return f"{self.newer} {self.get_kind_display().lower()} {older}"
+
+    @property
+    def supersedes(self) -> bool:
+        return self.active and self.kind in self.SUPERSEDING and self.older_id is not None

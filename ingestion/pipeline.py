@@ -23,18 +23,23 @@ from django.utils import timezone
 
 from ingestion.chunking import ChunkDraft, document_chunk
 from ingestion.dates import issued_date_find
+from ingestion.editions import issuer_find, work_title
 from ingestion.embedding import Embedder, embedder_get
 from ingestion.index import chunk_vector_index
 from ingestion.leases import LeaseLost
 from ingestion.models import Chunk, ChunkVector, Document
 from ingestion.parsing.document import document_parse
+from ingestion.relations import relations_detect
 from ingestion.structure import document_structure
 from ingestion.types import IngestionError, ParsedDocument
 
 logger = logging.getLogger(__name__)
 
 # The fields the parse step writes that differ from document to document.
-PARSED_FIELDS = ["title", "lineage_id", "version", "text", "page_count", "issued_on", "issued_as", "chunk_count"]
+PARSED_FIELDS = [
+    "title", "lineage_id", "version", "text", "page_count", "issued_on", "issued_as", "issuer", "work_title",
+    "chunk_count",
+]
 
 
 class Lease(Protocol):
@@ -114,6 +119,8 @@ def _document_fill(*, document: Document, parsed: ParsedDocument, drafts: list[C
     issued = issued_date_find(parsed.text)
     if document.issued_on is None and issued is not None:  # an admin's correction survives re-ingestion
         document.issued_on, document.issued_as = issued.on, issued.as_written
+    document.issuer = document.issuer or issuer_find(parsed.text)
+    document.work_title = work_title(document.title)
     document.chunk_count = len(drafts)
     document.chunks_embedded = 0
     document.status, document.failure_reason = Document.Status.EMBEDDING, ""
@@ -137,9 +144,11 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
     """A first upload whose title matches a current document of its set becomes that document's next version.
 
     Two first uploads of one title in the list end as they would one after the other: the later is the next
-    version of the earlier.
+    version of the earlier. One issued on another date than the current document is another edition, not a
+    version: both stay searchable, linked as editions (ingestion/relations.py).
     """
     candidates = sorted((d for d in documents if not d.external_id and d.version == 1 and d.title), key=lambda d: d.id)
+    issued = {d.id: d.issued_on for d in candidates}
     if not candidates:
         return
     rows = (
@@ -150,9 +159,10 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
             status=Document.Status.INDEXED,
         )
         .order_by("version", "id")
-        .values_list("collection_id", "title", "lineage_id")
+        .values_list("collection_id", "title", "lineage_id", "issued_on")
     )
-    current = {(collection_id, title): lineage_id for collection_id, title, lineage_id in rows}  # newest wins
+    current = {(collection_id, title): lineage_id for collection_id, title, lineage_id, _ in rows}  # newest wins
+    current_issued = {(collection_id, title): on for collection_id, title, _, on in rows}
     newest = dict(
         Document.objects.filter(lineage_id__in=set(current.values()))
         .values("lineage_id")
@@ -162,10 +172,13 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
     for document in candidates:
         key = (document.collection_id, document.title)
         lineage_id = current.get(key)
+        if None not in (issued[document.id], current_issued.get(key)) and issued[document.id] != current_issued[key]:
+            lineage_id = None  # issued on another date: a new edition of the work (ingestion/relations.py)
         if lineage_id is not None and lineage_id != document.lineage_id:
             document.lineage_id, document.version = lineage_id, newest[lineage_id] + 1
         newest[document.lineage_id] = max(newest.get(document.lineage_id, 0), document.version)
         current[key] = document.lineage_id
+        current_issued[key] = issued[document.id]
 
 
 def _parsed_fields_save(documents: Sequence[Document]) -> None:
@@ -324,6 +337,8 @@ def documents_publish(*, documents: Sequence[Document], embedder: Embedder, leas
         with index.updating() as writer:
             writer.remove(ids=retired)
         Chunk.objects.filter(id__in=retired).delete()
+    # Idempotent: a worker killed before this point is made good by `manage.py relations_detect`.
+    relations_detect(documents=documents)
 
 
 def documents_process(*, documents: Sequence[Document], lease: Lease) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from ingestion.models import Collection, Document
+from ingestion.models import Collection, Document, DocumentRelation
 
 UNFINISHED = [Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING, Document.Status.INDEXING]
 
@@ -105,3 +106,83 @@ def ingestion_runs(*, document_ids: Iterable[int]) -> list[list[int]]:
     if batch:
         runs.append(batch)
     return runs
+
+
+# --- editions and the documents in force ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupersedingDocument:
+    """What replaced (or amended) a document, as a reader of `collection_ids` may be told."""
+
+    document_id: int  # the document replaced or amended
+    by_id: int  # the document in force that replaced or amended it
+    by_title: str
+    by_issued_on: date | None
+    by_issued_as: str
+    kind: str  # DocumentRelation.Kind
+    sentence: str  # the clause that says so, when a clause does
+
+    @property
+    def superseded(self) -> bool:
+        return self.kind in DocumentRelation.SUPERSEDING
+
+
+MAX_EDITION_HOPS = 10
+
+
+def superseding_documents(
+    *, document_ids: Iterable[int], collection_ids: Iterable[int]
+) -> dict[int, SupersedingDocument]:
+    """For each of these documents that a newer one replaces or amends: the newest such document a reader of
+    `collection_ids` may read, following editions to the one in force (2010 → 2018 → 2024 gives 2024). A document
+    neither replaced nor amended is absent. Replacement wins over amendment."""
+    documents = {d.id: d for d in Document.objects.filter(id__in=set(document_ids)).only("id", "lineage_id")}
+    readable = set(collection_ids)
+    found: dict[int, SupersedingDocument] = {}
+    for document in documents.values():
+        lineage, hops, seen = document.lineage_id or document.id, 0, set()
+        while hops < MAX_EDITION_HOPS and lineage not in seen:
+            seen.add(lineage)
+            step = _superseding_step(lineage=lineage, readable=readable)
+            if step is None:
+                break
+            relation, newer = step
+            previous = found.get(document.id)
+            if previous is not None and previous.superseded and relation.kind not in DocumentRelation.SUPERSEDING:
+                break  # what amends the edition in force does not make the older one "amended by" it
+            found[document.id] = SupersedingDocument(
+                document_id=document.id, by_id=newer.id, by_title=newer.title, by_issued_on=newer.issued_on,
+                by_issued_as=newer.issued_as, kind=relation.kind,
+                sentence=relation.sentence or (previous.sentence if previous else ""),
+            )
+            if relation.kind not in DocumentRelation.SUPERSEDING:
+                break
+            lineage, hops = newer.lineage_id or newer.id, hops + 1
+    return found
+
+
+def _superseding_step(*, lineage: int, readable: set[int]) -> tuple[DocumentRelation, Document] | None:
+    """The newest readable, searchable document that replaces the lineage (else one that amends it)."""
+    relations = list(DocumentRelation.objects.filter(active=True, older__lineage_id=lineage).select_related("newer"))
+    if not relations:
+        return None
+    lineages = {r.newer.lineage_id or r.newer_id for r in relations}
+    current = {
+        d.lineage_id: d for d in Document.objects.filter(
+            lineage_id__in=lineages, status=Document.Status.INDEXED, collection_id__in=readable
+        )
+    }
+    options = [(r, current[r.newer.lineage_id or r.newer_id]) for r in relations if (r.newer.lineage_id or r.newer_id)
+               in current]
+    if not options:
+        return None
+    return max(options, key=lambda option: (
+        option[0].kind in DocumentRelation.SUPERSEDING, option[1].issued_on or date.min, option[1].id,
+    ))
+
+
+def document_relations(*, document: Document) -> QuerySet[DocumentRelation]:
+    """Every link to or from a document, unlinked ones included (the admin shows them)."""
+    return (DocumentRelation.objects.filter(Q(newer=document) | Q(older=document))
+            .select_related("newer", "older").order_by("-active", "kind", "id"))

@@ -12,6 +12,7 @@ from django.conf import settings
 from ingestion.embedding import embedder_get
 from ingestion.models import Chunk
 from retrieval.access import Reader, readable_collection_ids
+from retrieval.editions import CURRENT_FIRST, editions_ordered
 from retrieval.engines import search_engine_get
 from retrieval.fusion import reciprocal_rank_fusion, score_fusion
 from retrieval.language import language_of
@@ -48,6 +49,7 @@ def passages_retrieve(
     k: int | None = None,
     methods: tuple[str, ...] = DEFAULT_METHODS,
     reranker: str | None = None,
+    editions: str = CURRENT_FIRST,
 ) -> RetrievalResult:
     """The k best passages for a query, from these collections only (and these documents only, when given).
 
@@ -56,7 +58,8 @@ def passages_retrieve(
     (interfaces refuse such requests before this; this is the guard that cannot be forgotten). The filter runs
     inside both searches, so a user permitted a small share of the corpus still gets k passages from it.
     methods: any of "dense" and "lexical"; reranker: a spec for retrieval.reranking.reranker_get, by default
-    settings.RETRIEVAL_RERANKER.
+    settings.RETRIEVAL_RERANKER. editions: CURRENT_FIRST (every edition, the one in force ranked above those it
+    replaced), CURRENT_ONLY (replaced documents left out) or ALL_EDITIONS (retrieval/editions.py).
     """
     arguments = {
         "query": query,
@@ -65,6 +68,7 @@ def passages_retrieve(
         "k": k or settings.RETRIEVAL_TOP_K,
         "methods": methods,
         "reranker": settings.RETRIEVAL_RERANKER if reranker is None else reranker,
+        "editions": editions,
     }
     result = _passages_retrieve_once(**arguments)
     if result.stale:
@@ -81,6 +85,7 @@ def _passages_retrieve_once(
     k: int,
     methods: tuple[str, ...],
     reranker: str,
+    editions: str,
 ) -> RetrievalResult:
     timings: dict[str, float] = {}
     dense, lexical = _ranked_candidates(query=query, collection_ids=collection_ids, document_ids=document_ids,
@@ -94,6 +99,7 @@ def _passages_retrieve_once(
     # A chunk moved or searched from a stale index is never served outside the permitted sets.
     present = [(chunk_id, score) for chunk_id, score in shortlist
                if chunk_id in chunks and chunks[chunk_id].collection_id in permitted]
+    stale = len(present) < len(shortlist)
     if reranking is not None:
         started = time.perf_counter()
         order = rerank_order(
@@ -104,11 +110,12 @@ def _passages_retrieve_once(
         )
         present = [present[i] for i in order]
         timings["rerank_ms"] = (time.perf_counter() - started) * 1000
+    present = editions_ordered(ranked=present, chunks=chunks, collection_ids=collection_ids, mode=editions)
     passages = _passages_described(present=present[:k], chunks=chunks, dense=dense, lexical=lexical,
                                    reranked=reranking is not None)
     timings["retrieval_ms"] = sum(timings.values())
     # A vector whose chunk was deleted meanwhile is skipped, never served, and the search is repeated once.
-    return RetrievalResult(passages=passages, timings_ms=timings, stale=len(present) < len(shortlist))
+    return RetrievalResult(passages=passages, timings_ms=timings, stale=stale)
 
 
 def _ranked_candidates(

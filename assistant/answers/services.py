@@ -117,6 +117,9 @@ class AnswerRecipe(GroundedRecipe):
             record.text = unavailable_message(language=self.language)  # not "the documents do not answer": unasked
         _answer_conclude(answer=record, verified=reader.verified, verdict=reader.verdict, chunks=chunks)
 
+    def citations(self, *, record: Answer) -> list[dict]:
+        return [c for s in record.statements if s.get("supported") for c in s.get("citations") or []]
+
     def audit(self, *, record: Answer) -> dict:
         return {
             "question": record.question, "chunk_ids": record.passages, "text": record.text,
@@ -124,7 +127,7 @@ class AnswerRecipe(GroundedRecipe):
             "object_type": "answer",
             "detail": {"grounded": record.grounded, "verdict": record.verdict,
                        "supported_share": record.supported_share, "statements": record.statements,
-                       "error": record.error},
+                       "error": record.error, "sources": record.sources},
         }
 
     def done(self, *, record: Answer) -> dict:

@@ -108,15 +108,18 @@ class ClinicalReportRecipe(GroundedRecipe):
         ordered = sorted(reader.verified.values(), key=lambda item: (SECTIONS.index(item["section"]), item["index"]))
         record.sections = report_sections(ordered)
 
-    def audit(self, *, record: ClinicalReport) -> dict:
+    def citations(self, *, record: ClinicalReport) -> list[dict]:
         items = [item for section in (record.sections or {}).values() for item in section]
-        citations = [c for item in items if item.get("supported") for c in item.get("citations") or []]
+        return [c for item in items if item.get("supported") for c in item.get("citations") or []]
+
+    def audit(self, *, record: ClinicalReport) -> dict:
+        citations = self.citations(record=record)
         patient = {"age": record.age, "sex": record.sex, "vitals": record.vitals, "history": record.history,
                    "medications": record.medications}
         return {"question": record.complaint, "chunk_ids": record.passages,
                 "text": json.dumps(record.sections, ensure_ascii=False), "citations": citations,
                 "model": record.model, "timings": record.timings, "object_type": "clinical_report",
-                "detail": {"patient": patient, "error": record.error}}
+                "detail": {"patient": patient, "error": record.error, "sources": record.sources}}
 
     def done(self, *, record: ClinicalReport) -> dict:
         return {"report_id": record.id}

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from assistant.grounding.sources import superseding_dict, superseding_of
 from ingestion.models import Chunk
 from retrieval.selectors import chunks_in_order
 
 
 def passage_dict(*, number: int, chunk: Chunk) -> dict:
+    """superseded_by: the document in force that replaced (or amended) this one, when the chunk was marked by
+    sources.chunks_mark_in_force; None otherwise."""
     return {
         "number": number,
         "chunk_id": chunk.id,
         "document_id": chunk.document_id,
         "document_title": chunk.document.title,
+        "issued_as": chunk.document.issued_as,
         "section_path": chunk.section_path,
         "page_start": chunk.page_start,
         "page_end": chunk.page_end,
+        "superseded_by": superseding_dict(superseding_of(chunk)),
     }
 
 

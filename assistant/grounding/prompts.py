@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, BaseMessage
 
 from assistant.grounding.sentences import PassageSentences, sentence_id
+from assistant.grounding.sources import superseding_of
 from ingestion.models import Chunk
 from retrieval.language import language_of
 
@@ -39,6 +40,14 @@ def passage_source(chunk: Chunk) -> str:
         parts.append(chunk.section_path)
     if chunk.pages_label:
         parts.append(chunk.pages_label)
+    superseding = superseding_of(chunk)
+    if superseding is not None:
+        # The model is told which source is in force, so it cites the current edition where both say the same.
+        newer = superseding.by_title
+        if language_of(chunk.document.title) == "zh":
+            parts.append(f"已被《{newer}》取代" if superseding.superseded else f"已由《{newer}》修改")
+        else:
+            parts.append(f"superseded by {newer}" if superseding.superseded else f"amended by {newer}")
     return passage_text_defused(" | ".join(parts))
 
 

@@ -1,5 +1,5 @@
-"""The one grounded run every feature goes through: read rights → retrieval → prompt → stream → verify → timings →
-store → audit.
+"""The one grounded run every feature goes through: read rights → retrieval (the edition in force first) → prompt →
+stream → verify → notes on the sources (editions, disagreements) → timings → store → audit.
 
 A feature says only what is its own, as a `GroundedRecipe`: the query and how many passages, its prompt, its reply
 schema, how it reads and verifies the reply as it grows (a `ReplyReader`), how the result fills its record, and what
@@ -29,11 +29,13 @@ from assistant.grounding.events import GroundedEvent, queued_event
 from assistant.grounding.llm.client import LlmEndpoint, llm_endpoint
 from assistant.grounding.llm.generation import ReplyStats, reasoning_plan, reply_stream
 from assistant.grounding.passages import passage_dict
+from assistant.grounding.sources import chunks_mark_in_force, source_notes
 from audit.actors import Actor
 from audit.services import audit_record
 from ingestion.models import Chunk
 from ingestion.selectors import collection_names_get
 from retrieval.access import Reader, readable_collection_ids
+from retrieval.editions import CURRENT_FIRST
 from retrieval.services import RetrievedPassage, passages_retrieve
 
 logger = logging.getLogger(__name__)
@@ -67,13 +69,16 @@ def grounded_passages(
     *, reader: Reader, collection_ids: Iterable[int], query: str, k: int | None = None,
     document_ids: Sequence[int] | None = None,
     select: Callable[[list[RetrievedPassage]], list[RetrievedPassage]] | None = None,
+    editions: str = CURRENT_FIRST,
 ) -> GroundedPassages:
     """Read rights, then retrieval: only the sets the reader may read are searched (interfaces refuse a request
-    naming others before this); `select` may thin the ranked passages (the clinical report's per-guideline cap)."""
+    naming others before this); `select` may thin the ranked passages (the clinical report's per-guideline cap).
+    Each passage's document is marked with what replaced it, if anything (sources.chunks_mark_in_force)."""
     readable = readable_collection_ids(reader=reader, collection_ids=collection_ids)
-    retrieval = passages_retrieve(query=query, collection_ids=readable, reader=reader, k=k,
+    retrieval = passages_retrieve(query=query, collection_ids=readable, reader=reader, k=k, editions=editions,
                                   document_ids=list(document_ids) if document_ids is not None else None)
     passages = select(retrieval.passages) if select else retrieval.passages
+    chunks_mark_in_force(chunks=[p.chunk for p in passages], collection_ids=readable)
     timings = {key: round(value, 1) for key, value in retrieval.timings_ms.items()}
     return GroundedPassages(collection_ids=readable, chunks=[p.chunk for p in passages], timings=timings)
 
@@ -207,6 +212,10 @@ class GroundedRecipe(ABC):
         """Fill the record from the generation and what the reader verified."""
 
     @abstractmethod
+    def citations(self, *, record: models.Model) -> list[dict]:
+        """The record's shown citations (dicts with chunk_id and quote): where the sources' disagreements are read."""
+
+    @abstractmethod
     def audit(self, *, record: models.Model) -> dict[str, Any]:
         """What the audit event keeps of the record (question, chunk ids, text, citations, ...)."""
 
@@ -237,6 +246,7 @@ def grounded_run(
             messages=lambda prompted: recipe.messages(chunks=passages.chunks, prompted_reasoning=prompted),
         )
         recipe.conclude(record=record, generation=generation, reader=reader, chunks=passages.chunks)
+    record.sources = source_notes(chunks=passages.chunks, citations=recipe.citations(record=record))
     generation.timings["total_ms"] = generation.ms_since_start()
     record.timings = generation.timings
     grounded_store(record=record, collection_ids=passages.collection_ids, user=user, interface=interface,

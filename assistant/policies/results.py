@@ -66,6 +66,7 @@ class PolicyMatchResult:
     policies: list[PolicyMatch]  # ranked
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""
+    sources: dict[str, list[dict]] = field(default_factory=dict)  # grounding/sources.py: replaced, disagreeing
 
 
 def policy_dict_rank_key(policy: dict) -> tuple[int, int, int, int]:

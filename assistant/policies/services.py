@@ -33,11 +33,13 @@ from assistant.grounding.run import (
     unavailable_message,
 )
 from assistant.grounding.sentences import PassageSentences
+from assistant.grounding.sources import source_notes, superseding_of
 from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policies.clauses import clause_label, policy_items_check, policy_reply_parse
 from assistant.policies.profile import BusinessProfile, profile_as_dict, profile_validate
 from assistant.policies.prompts import clause_query, policy_messages, policy_response_format, profile_query
 from assistant.policies.results import PolicyMatch, PolicyMatchResult, policy_dict_rank_key
+from ingestion.models import Chunk
 from retrieval.access import Reader, readable_collection_ids
 
 logger = logging.getLogger(__name__)
@@ -121,10 +123,7 @@ def policies_match_stream(
     profile_validate(profile=profile, today=today)
     candidates_found = grounded_passages(reader=user, collection_ids=collection_ids, query=profile_query(profile),
                                          k=CANDIDATE_PASSAGES)
-    documents: dict[int, str] = {}
-    for chunk in candidates_found.chunks:  # a policy ranks where its best passage does
-        documents.setdefault(chunk.document_id, chunk.document.title)
-    candidates = list(documents.items())[:max_policies]
+    candidates = _candidate_policies(chunks=candidates_found.chunks)[:max_policies]
     timings: dict[str, float] = {"retrieval_ms": candidates_found.timings.get("retrieval_ms", 0.0)}
     yield GroundedEvent("retrieval", {
         "policies": [{"document_id": d, "document_title": t} for d, t in candidates],
@@ -151,8 +150,34 @@ def policies_match_stream(
             yield GroundedEvent("policy", match.as_dict())
     ranked = sorted(policies, key=lambda p: p.rank_key())  # stable: equal fit keeps retrieval order
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    yield GroundedEvent("done", {"result": PolicyMatchResult(profile=profile, policies=ranked, timings=timings,
-                                                             model=model)})
+    yield GroundedEvent("done", {"result": PolicyMatchResult(
+        profile=profile, policies=ranked, timings=timings, model=model,
+        sources=_match_sources(candidate_chunks=candidates_found.chunks, pending=pending, policies=ranked),
+    )})
+
+
+def _candidate_policies(*, chunks: list[Chunk]) -> list[tuple[int, str]]:
+    """(document id, title) of the candidate policies, each where its best passage ranks. A policy another one
+    replaced is matched as the one in force (its passages are still noted as superseded in the result's sources)."""
+    documents: dict[int, str] = {}
+    for chunk in chunks:
+        superseding = superseding_of(chunk)
+        if superseding is not None and superseding.superseded:
+            documents.setdefault(superseding.by_id, superseding.by_title)
+        else:
+            documents.setdefault(chunk.document_id, chunk.document.title)
+    return list(documents.items())
+
+
+def _match_sources(*, candidate_chunks: list[Chunk], pending: list[_PolicyClauses],
+                   policies: list[PolicyMatch]) -> dict[str, list[dict]]:
+    """Replaced policies among the candidates' passages, and disagreements between the policies' cited clauses."""
+    superseded = source_notes(chunks=candidate_chunks, citations=[])["superseded"]
+    clause_chunks = [chunk for clauses in pending for chunk in clauses.passages.chunks]
+    citations = [item.citation for policy in policies for item in (*policy.conditions, *policy.benefits)
+                 if item.citation]
+    return {"superseded": superseded,
+            "disagreements": source_notes(chunks=clause_chunks, citations=citations)["disagreements"]}
 
 
 def policies_match(
@@ -177,7 +202,7 @@ def policy_match_audit(*, record: PolicyMatchRecord) -> dict:
         "text": json.dumps(record.policies, ensure_ascii=False),
         "citations": [item["citation"] for item in items if item.get("citation")], "model": record.model,
         "timings": record.timings, "object_type": "policy_match",
-        "detail": {"error": record.error, "language": record.language},
+        "detail": {"error": record.error, "language": record.language, "sources": record.sources},
     }
 
 
@@ -207,7 +232,7 @@ def policy_match_stream_store(
                 continue
             result: PolicyMatchResult = event.data["result"]
             record.policies = [p.as_dict() for p in result.policies]
-            record.model, record.timings = result.model, result.timings
+            record.model, record.timings, record.sources = result.model, result.timings, result.sources
             record.error = "; ".join(dict.fromkeys(p.error for p in result.policies if p.error))[:2000]
     except Exception as error:  # the page and the API still get a record that says what went wrong
         logger.exception("policy matching failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -76,11 +77,20 @@ def _children_of_run(marker: str) -> list[int]:
 
 
 def _running(pid: int) -> bool:
-    """Whether the process still runs (a zombie has ended: its files, and so its locks, are released)."""
+    """Whether any thread of the process still runs.
+
+    A zombie has released its files, and so its locks; but a thread-group leader shows as a zombie while its other
+    threads (torch's, the tokenizer's) are still exiting and still hold the shared file table, so every thread is
+    looked at.
+    """
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError, IndexError):
+                if stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    return True
+    except OSError:
         return False
+    return False
 
 
 def _live_database_url() -> str:
