@@ -12,6 +12,7 @@ urlpatterns = [
     path("answers/stream/", views.answer_stream_events, name="answer-stream"),
     path("answers/<int:answer_id>/", views.answer_detail, name="answer"),
     path("passages/<int:chunk_id>/", views.passage_detail, name="passage"),
+    path("documents/<int:document_id>/", views.document_first_passage, name="passage-document"),
     path("api/answers/", api.AnswerCreateApi.as_view(), name="api-answer-create"),
     path("api/answers/<int:answer_id>/", api.AnswerDetailApi.as_view(), name="api-answer-detail"),
 ]

@@ -317,6 +317,9 @@ class DocumentAdmin(admin.ModelAdmin):
     actions = ["ingest_again", "link_editions"]
     inlines = [SupersededByInline, SupersedesInline]
 
+    def get_inlines(self, request: HttpRequest, obj: Document | None = None) -> list:
+        return [] if obj is None else self.inlines  # an upload has no links yet
+
     @admin.display(description=_("in force"))
     def in_force(self, document: Document) -> str:
         """"Superseded by …" when an active link replaces it (any set: this page is for admins)."""

@@ -117,6 +117,7 @@ class SupersedingDocument:
 
     document_id: int  # the document replaced or amended
     by_id: int  # the document in force that replaced or amended it
+    by_collection_id: int
     by_title: str
     by_issued_on: date | None
     by_issued_as: str
@@ -152,8 +153,8 @@ def superseding_documents(
             if previous is not None and previous.superseded and relation.kind not in DocumentRelation.SUPERSEDING:
                 break  # what amends the edition in force does not make the older one "amended by" it
             found[document.id] = SupersedingDocument(
-                document_id=document.id, by_id=newer.id, by_title=newer.title, by_issued_on=newer.issued_on,
-                by_issued_as=newer.issued_as, kind=relation.kind,
+                document_id=document.id, by_id=newer.id, by_collection_id=newer.collection_id, by_title=newer.title,
+                by_issued_on=newer.issued_on, by_issued_as=newer.issued_as, kind=relation.kind,
                 sentence=relation.sentence or (previous.sentence if previous else ""),
             )
             if relation.kind not in DocumentRelation.SUPERSEDING:

@@ -15,7 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retrieval.access import collection_readable_lookup, collections_readable
+from ingestion.selectors import superseding_documents
+from retrieval.access import collection_readable_lookup, collections_readable, readable_collection_ids
+from retrieval.editions import CURRENT_FIRST, EDITION_MODES
 from retrieval.services import passages_retrieve
 
 MAX_K = 50
@@ -27,6 +29,11 @@ class SearchQuerySerializer(serializers.Serializer):
         required=False, help_text="Document sets to search, by name or id, comma-separated; default: all readable."
     )
     k = serializers.IntegerField(required=False, min_value=1, max_value=MAX_K, help_text="How many passages.")
+    editions = serializers.ChoiceField(
+        choices=EDITION_MODES, default=CURRENT_FIRST,
+        help_text="current_first: every edition, the one in force ranked above those it replaced; current_only: "
+        "replaced documents left out; all: retrieval's own order.",
+    )
 
     def validate_collections(self, value: str) -> list[int]:
         ids = []
@@ -51,6 +58,12 @@ class SearchPassageSerializer(serializers.Serializer):
     page_start = serializers.IntegerField(source="chunk.page_start", allow_null=True)
     page_end = serializers.IntegerField(source="chunk.page_end", allow_null=True)
     text = serializers.CharField(source="chunk.text", allow_blank=True)
+    superseded_by_document_id = serializers.IntegerField(
+        allow_null=True, read_only=True,
+        help_text="The document in force that replaced this passage's document (a newer edition, a repeal); null "
+        "when it is in force.",
+    )
+    superseded_by_title = serializers.CharField(allow_blank=True, read_only=True)
 
     def get_score(self, passage: object) -> float:
         score = float(passage.score)
@@ -85,9 +98,17 @@ class SearchApi(APIView):
         )
         result = passages_retrieve(
             reader=request.user, query=query.validated_data["q"], collection_ids=collection_ids,
-            k=query.validated_data.get("k"),
+            k=query.validated_data.get("k"), editions=query.validated_data["editions"],
+        )
+        replaced = superseding_documents(
+            document_ids={p.chunk.document_id for p in result.passages},
+            collection_ids=readable_collection_ids(reader=request.user, collection_ids=collection_ids),
         )
         for rank, passage in enumerate(result.passages, start=1):
             passage.rank = rank
+            superseding = replaced.get(passage.chunk.document_id)
+            in_force = superseding is None or not superseding.superseded
+            passage.superseded_by_document_id = None if in_force else superseding.by_id
+            passage.superseded_by_title = "" if in_force else superseding.by_title
         body = {"passages": result.passages, "timings": {k: round(v, 1) for k, v in result.timings_ms.items()}}
         return Response(SearchResponseSerializer(body).data)

@@ -17,6 +17,7 @@ from assistant.grounding.serializers import (
     RETRY_AFTER,
     PassageSerializer,
     ReadableCollectionsField,
+    SourcesSerializer,
     StatementSerializer,
     api_errors,
 )
@@ -34,12 +35,16 @@ class AnswerOutputSerializer(serializers.ModelSerializer):
     timings = serializers.DictField(
         read_only=True, help_text="Milliseconds (retrieval_ms, ttft_ms, generation_ms, total_ms) and token counts."
     )
+    sources = SourcesSerializer(
+        read_only=True, help_text="Replaced or amended documents among the passages (with the one in force), and "
+        "disagreements between cited documents (both values, sources, dates, which is newer).",
+    )
 
     class Meta:
         model = Answer
         ref_name = "Answer"
         fields = ["id", "question", "language", "text", "grounded", "verdict", "supported_share", "citations",
-                  "statements", "closest_passages", "invalid_citation_count", "unsupported_statement_count",
+                  "statements", "closest_passages", "sources", "invalid_citation_count", "unsupported_statement_count",
                   "reasoning", "model", "timings", "created_at"]
 
     @extend_schema_field(PassageSerializer(many=True))

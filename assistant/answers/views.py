@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -24,6 +24,7 @@ from assistant.grounding.citations import (
 from assistant.grounding.streaming import events_response, invalid_form_response
 from assistant.models import Answer, AuditEvent
 from ingestion.models import Chunk
+from ingestion.selectors import superseding_documents
 from retrieval.access import collections_readable
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,18 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
 
 
 @login_required
+def document_first_passage(request: HttpRequest, document_id: int) -> HttpResponse:
+    """A document opened at its first passage (the "document in force" link of a superseded note); 404 for a
+    document the user may not read."""
+    readable = collections_readable(reader=request.user)
+    chunk = (Chunk.objects.filter(document_id=document_id, collection__in=readable).order_by("ordinal")
+             .only("id").first())
+    if chunk is None:
+        raise Http404("No such document.")
+    return redirect("assistant:passage", chunk_id=chunk.id)
+
+
+@login_required
 def passage_detail(request: HttpRequest, chunk_id: int) -> HttpResponse:
     """A passage; `?q=start-end` (character offsets in it) marks a cited quote.
 
@@ -92,8 +105,11 @@ def passage_detail(request: HttpRequest, chunk_id: int) -> HttpResponse:
     chunk = get_object_or_404(Chunk.objects.select_related("document", "collection"), id=chunk_id,
                               collection__in=readable)
     spans = quote_spans_parse(value=request.GET.get("q", ""), text_length=len(chunk.text))
+    superseding = superseding_documents(document_ids=[chunk.document_id],
+                                        collection_ids=readable.values_list("id", flat=True)).get(chunk.document_id)
     return render(
         request,
         "assistant/passage.html",
-        {"chunk": chunk, "passage_html": text_highlight(text=chunk.text, spans=spans), "quoted": bool(spans)},
+        {"chunk": chunk, "passage_html": text_highlight(text=chunk.text, spans=spans), "quoted": bool(spans),
+         "superseding": superseding},
     )

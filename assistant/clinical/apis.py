@@ -26,6 +26,7 @@ from assistant.grounding.apis import (
 )
 from assistant.grounding.serializers import (
     ReadableCollectionsField,
+    SourcesSerializer,
     StatementSerializer,
 )
 from assistant.models import AuditEvent, ClinicalReport
@@ -60,12 +61,16 @@ class ClinicalReportOutputSerializer(serializers.ModelSerializer):
     medications = serializers.CharField(allow_blank=True, help_text="The patient's current medications.")
     error = serializers.CharField(allow_blank=True, help_text="Why generation failed, when it did.")
     timings = serializers.DictField()
+    sources = SourcesSerializer(
+        read_only=True, help_text="Replaced or amended documents among the passages (with the one in force), and "
+        "disagreements between cited documents (both values, sources, dates, which is newer).",
+    )
 
     class Meta:
         model = ClinicalReport
         ref_name = "ClinicalReport"
         fields = ["id", "complaint", "age", "sex", "vitals", "history", "medications", "collections", "language",
-                  "sections", "recommendation_count", "passages", "reasoning", "model", "timings", "error",
+                  "sections", "recommendation_count", "passages", "sources", "reasoning", "model", "timings", "error",
                   "created_at"]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))

@@ -21,6 +21,8 @@ import jieba
 
 from vectorstore.analysis import CHINESE_STOPWORDS, CJK, tokenize
 
+SPECIFIC = frozenset({"pressure", "blood_pressure", "concentration", "bmi", "rate"})  # one such value per passage
+PASSAGE_THRESHOLD = 0.3  # Dice of the whole passages' terms for those (tuned on the dev split)
 SUBJECT_THRESHOLD = 0.55  # Dice similarity of the clauses' content terms (tuned on the dev split)
 TOLERANCE = 0.02  # relative difference under which two values are the same
 
@@ -122,11 +124,11 @@ QUANTITY = re.compile(
     rf"(?P<pct>百分之(?P<pv>{CN_NUM}|{NUM}))"
     rf"|(?P<bp>(?P<sys>\d{{2,3}})/(?P<dia>\d{{2,3}})\s?mm\s?Hg)"
     rf"|(?P<lo>{VALUE})\s*(?P<lounit>{UNIT_RE})?\s*以上\s*(?P<hi>{VALUE})\s*(?P<hiunit>{UNIT_RE})以下"
-    rf"|(?P<v1>{VALUE})(?:\+\d)?(?:{CONNECT}(?P<v2>{VALUE})(?:\+\d)?)?\s*(?P<unit>{UNIT_RE})(?![a-zA-Z])",
+    rf"|(?P<v1>{VALUE})(?:\+\d)?(?:{CONNECT}(?P<v2>{VALUE})(?:\+\d)?)?(?:\s*|-)(?P<unit>{UNIT_RE})(?![a-zA-Z])",
     re.I,
 )
 AGE_BEFORE = re.compile(r"(?:aged?|ages|age of|≥|>|<|≤|older than|younger than)\s*(?:between\s*)?$", re.I)
-AGE_AFTER = re.compile(r"^\s*(?:of age|old|and older|or older|and younger|or younger|-year-old)", re.I)
+AGE_AFTER = re.compile(r"^\s*(?:of age|old|and older|or older|and younger|or younger|-?old)", re.I)
 CITATION = re.compile(r"\[\d{4}\]|\(\d{4}\)|\b(?:19|20)\d{2}\s*[;:]|et al", re.I)
 NOT_A_QUANTITY = re.compile(
     r"第$|(?:grade|level|stage|class|variant|recommendation|table|figure|ref\.?|no\.?)\s*$", re.I
@@ -154,7 +156,24 @@ UNIT_WORDS = frozenset(
 POPULATION_WORDS = frozenset(
     tokenize("adults adult aged age ages older younger women men patients people persons children individuals between")
 )
-CN_NOISE = set("万元日年月天个以上以下不超过") | {"以上", "以下", "万元", "工作日", "小时", "个月", "不", "超过"}
+# groups a value may be stated for separately: two passages about different ones do not disagree
+POPULATIONS = {
+    "adult": re.compile(r"\badults?\b", re.I),
+    "child": re.compile(r"\b(?:child|children|paediatric|pediatric|infants?|neonates?|adolescents?)\b", re.I),
+}
+CN_NOISE = set("万元日年月天个以上以下不超过") | set("以上 以下 万元 工作日 小时 个月 超过 或者 并处 造成".split())
+# the tier of a statutory penalty, worded several ways: one shared term per tier (〔〕 marks such terms)
+CN_TIERS = [
+    (re.compile(r"拒不改正"), "〔拒不改正〕"),
+    (re.compile(r"情节特别严重|特别严重"), "〔特别严重〕"),
+    (re.compile(r"情节严重|严重后果|后果严重"), "〔严重〕"),
+]
+CN_TIER_WORDS = frozenset({"拒不改正", "改正", "情节严重", "严重后果", "后果严重", "情节特别严重", "特别严重"})
+CN_PERSONS = re.compile(r"主管人员|责任人员")  # the fine on the responsible persons, not on the organisation
+CN_CEILING_AFTER = re.compile(r"^\s*(?:以下|以内)")
+CN_CEILING_BEFORE = re.compile(r"(?:不超过|不得超过|最高)\s*$")
+CN_SENTENCE_BREAK = re.compile(r"[。\n]")
+CN_CONDITION = re.compile(r"[^，,；;。\n]*的(?=[，,])")
 
 
 def _terms(text: str) -> set[str]:
@@ -168,7 +187,7 @@ def _terms(text: str) -> set[str]:
                 len(word) >= 2
                 and word not in CHINESE_STOPWORDS
                 and word not in CN_NOISE
-                and not re.fullmatch(f"{CN_NUM}[万元亿日年月天个倍]*", word)
+                and not re.fullmatch(f"{CN_NUM}[万元亿日年月天个倍]*|百分之.*", word)
             ):
                 terms.add(word)
     return terms
@@ -183,7 +202,27 @@ def _subject(text: str, start: int, end: int) -> frozenset[str]:
     clause_start = commas_before[-2] if len(commas_before) >= 2 else left
     comma_after = COMMA.search(text, end, right)
     clause_end = comma_after.start() if comma_after else right
-    return frozenset(_terms(text[clause_start:start] + " " + text[end:clause_end]))
+    terms = _terms(text[clause_start:start] + " " + text[end:clause_end])
+    if CJK.search(text[clause_start:clause_end]):
+        condition = _cn_condition(text, start)
+        if condition:  # the condition stands for the clause before: the tier, not the other penalties
+            own_start = commas_before[-1] if commas_before else left
+            terms = _terms(text[own_start:start] + " " + text[end:clause_end]) - CN_TIER_WORDS | condition
+            persons = CN_PERSONS.search(text, own_start, clause_end)
+            terms.add("〔人员〕" if persons else "〔单位〕")
+    return frozenset(terms)
+
+
+def _cn_condition(text: str, start: int) -> set[str]:
+    """The condition a Chinese penalty depends on (拒不改正的，… 情节严重的，…): the last clause ending in 的 before the
+    amount in its sentence (up to 。), with its tier as one canonical term."""
+    sentence_start = max((m.end() for m in CN_SENTENCE_BREAK.finditer(text, 0, start)), default=0)
+    conditions = list(CN_CONDITION.finditer(text, sentence_start, start))
+    if not conditions:
+        return set()
+    condition = conditions[-1].group(0)
+    tiers = {tier for pattern, tier in CN_TIERS if pattern.search(condition)}
+    return (_terms(condition) - CN_TIER_WORDS) | tiers
 
 
 # ---------------------------------------------------------------- extraction
@@ -214,6 +253,8 @@ def quantities_find(text: str) -> list[Quantity]:
             if match.group("v2") and high < low:
                 low, high = high, low
             after = text[end : end + 16]
+            if not match.group("v2") and (CN_CEILING_AFTER.match(after) or CN_CEILING_BEFORE.search(before)):
+                low = 0.0  # 一百万元以下, 不超过三十日: a ceiling, compared by its upper end
             is_years = dimension == "duration" and factor == 365.25
             if is_years and (AGE_BEFORE.search(before) or AGE_AFTER.match(after)):
                 dimension, unit, low, high = "age", "year", low / 365.25, high / 365.25
@@ -238,6 +279,8 @@ def _same(x: float, y: float) -> bool:
 def values_differ(a: Quantity, b: Quantity) -> bool:
     """Single vs single: different values. Range vs range: different ends. Single vs range: outside it."""
     a_range, b_range = not _same(a.low, a.high), not _same(b.low, b.high)
+    if a_range and b_range and (a.low == 0 or b.low == 0):  # a ceiling (X以下) against a range: the upper ends
+        return not _same(a.high, b.high)
     if a_range and b_range:
         return not (_same(a.low, b.low) and _same(a.high, b.high))
     if a_range:
@@ -248,23 +291,69 @@ def values_differ(a: Quantity, b: Quantity) -> bool:
 
 
 def _similarity(x: frozenset[str], y: frozenset[str]) -> float:
+    """Dice of the content terms; two Chinese penalties of the same tier (拒不改正, 情节严重) on the same addressee
+    (the organisation, or its responsible persons) are the same quantity whatever the rest of the wording."""
     if not x or not y:
         return 0.0
+    marks_x, marks_y = {t for t in x if t.startswith("〔")}, {t for t in y if t.startswith("〔")}
+    tiers_x, tiers_y = marks_x - {"〔人员〕", "〔单位〕"}, marks_y - {"〔人员〕", "〔单位〕"}
+    if tiers_x & tiers_y and marks_x - tiers_x == marks_y - tiers_y:
+        return 1.0
     return 2 * len(x & y) / (len(x) + len(y))
+
+
+HEAD_STOP = re.compile(r"[,;:.()]|\s(?:and|or|but|in|for|to|with|of|after|before|within|from|at|on|by|if|when)\s")
+
+
+def _head(text: str, q: Quantity) -> set[str]:
+    """The content terms right after an English quantity, up to the clause's end: what it measures (100-g glucose
+    load)."""
+    stop = HEAD_STOP.search(text, q.end)
+    return _terms(text[q.end : stop.start() if stop else q.end + 60])
+
+
+def _score(text_a: str, qa: Quantity, text_b: str, qb: Quantity, found_b: list[Quantity]) -> float:
+    """Subject similarity; raised to the threshold when both name the same thing right after the value, or when each
+    passage holds one value of a specific kind (a blood pressure, a haemoglobin) and the passages are on one topic."""
+    score = _similarity(qa.subject, qb.subject)
+    if score < SUBJECT_THRESHOLD and len(_head(text_a, qa) & _head(text_b, qb)) >= 2:
+        return SUBJECT_THRESHOLD
+    if score < SUBJECT_THRESHOLD and qa.dimension in SPECIFIC:
+        same_kind = [q for q in found_b if q.dimension == qa.dimension and q.unit == qa.unit]
+        passages = _similarity(frozenset(_terms(text_a)), frozenset(_terms(text_b)))
+        if len(same_kind) == 1 and passages >= PASSAGE_THRESHOLD:
+            return SUBJECT_THRESHOLD
+    return score
+
+
+def _populations(text: str) -> set[str]:
+    return {name for name, pattern in POPULATIONS.items() if pattern.search(text)}
 
 
 def value_conflicts(text_a: str, text_b: str) -> list[ValueConflict]:
     """Pairs of quantities, one from each text, of the same dimension and comparable unit, whose values differ,
     about the same subject. At most one conflict per quantity of text_a (the best-matching one)."""
+    groups_a, groups_b = _populations(text_a), _populations(text_b)
+    if groups_a and groups_b and not groups_a & groups_b:  # adults in one, children in the other
+        return []
     found_b = quantities_find(text_b)
     conflicts: list[ValueConflict] = []
-    for qa in quantities_find(text_a):
+    found_a = quantities_find(text_a)
+    for qa in found_a:
         candidates = [qb for qb in found_b if qb.dimension == qa.dimension and qb.unit == qa.unit]
         if not candidates:
             continue
+        if qa.dimension in SPECIFIC and sum(q.dimension == qa.dimension and q.unit == qa.unit for q in found_a) > 1:
+            found_single = []  # the passage-level rule holds for one such value per passage only
+        else:
+            found_single = found_b
+
+        def rank(qb: Quantity, qa: Quantity = qa, found: list[Quantity] = found_single) -> tuple[float, bool]:
+            return _score(text_a, qa, text_b, qb, found), not values_differ(qa, qb)
+
         # the best subject match; on a tie an agreeing value wins (the same quantity stated the same way)
-        best = max(candidates, key=lambda qb: (_similarity(qa.subject, qb.subject), not values_differ(qa, qb)))
-        score = _similarity(qa.subject, best.subject)
+        best = max(candidates, key=rank)
+        score = rank(best)[0]
         if score >= SUBJECT_THRESHOLD and values_differ(qa, best):
             shared = tuple(sorted(qa.subject & best.subject, key=lambda t: (-len(t), t)))
             conflicts.append(ValueConflict(qa, best, shared, round(score, 3)))

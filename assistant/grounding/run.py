@@ -34,7 +34,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from ingestion.models import Chunk
 from ingestion.selectors import collection_names_get
-from retrieval.access import Reader, readable_collection_ids
+from retrieval.access import Reader, collections_readable, readable_collection_ids
 from retrieval.editions import CURRENT_FIRST
 from retrieval.services import RetrievedPassage, passages_retrieve
 
@@ -78,7 +78,10 @@ def grounded_passages(
     retrieval = passages_retrieve(query=query, collection_ids=readable, reader=reader, k=k, editions=editions,
                                   document_ids=list(document_ids) if document_ids is not None else None)
     passages = select(retrieval.passages) if select else retrieval.passages
-    chunks_mark_in_force(chunks=[p.chunk for p in passages], collection_ids=readable)
+    # What replaced a passage's document is told from every set the reader may read, not only those searched: a
+    # newer edition in another set they can open is what they need to know of.
+    chunks_mark_in_force(chunks=[p.chunk for p in passages],
+                         collection_ids=collections_readable(reader=reader).values_list("id", flat=True))
     timings = {key: round(value, 1) for key, value in retrieval.timings_ms.items()}
     return GroundedPassages(collection_ids=readable, chunks=[p.chunk for p in passages], timings=timings)
 

@@ -37,6 +37,22 @@ class ReadableCollectionsField(serializers.ListField):
 # the OpenAPI schema alike.
 
 
+class SupersedingSerializer(serializers.Serializer):
+    """The document in force that replaced (or amended) a passage's document, among those the caller may read."""
+
+    kind = serializers.ChoiceField(
+        choices=["edition", "replaces", "amends"],
+        help_text='"edition": a newer edition of the same work; "replaces": a clause repeals or replaces it; '
+        '"amends": a clause amends it (it stays in force, as amended).',
+    )
+    superseded = serializers.BooleanField(help_text="True for edition and replaces: the document is not in force.")
+    document_id = serializers.IntegerField()
+    document_title = serializers.CharField()
+    issued_on = serializers.DateField(allow_null=True)
+    issued_as = serializers.CharField(allow_blank=True, help_text="The issue date as the document writes it.")
+    sentence = serializers.CharField(allow_blank=True, help_text="The newer document's clause that says so, if any.")
+
+
 class PassageSerializer(serializers.Serializer):
     """A passage given to the model: [number] in the answer, its chunk, document, section and pages."""
 
@@ -44,9 +60,57 @@ class PassageSerializer(serializers.Serializer):
     chunk_id = serializers.IntegerField()
     document_id = serializers.IntegerField()
     document_title = serializers.CharField()
+    issued_as = serializers.CharField(allow_blank=True, required=False, help_text="The document's issue date.")
     section_path = serializers.CharField(allow_blank=True)
     page_start = serializers.IntegerField(allow_null=True)
     page_end = serializers.IntegerField(allow_null=True)
+    superseded_by = SupersedingSerializer(
+        allow_null=True, required=False, help_text="What replaced or amended the document; null when in force."
+    )
+
+
+class SupersededNoteSerializer(serializers.Serializer):
+    """A document among the passages that is no longer in force (or was amended), and what is."""
+
+    document_id = serializers.IntegerField()
+    document_title = serializers.CharField()
+    issued_on = serializers.DateField(allow_null=True)
+    issued_as = serializers.CharField(allow_blank=True)
+    passage_numbers = serializers.ListField(child=serializers.IntegerField(), help_text="Its passages' [n].")
+    cited = serializers.BooleanField(help_text="Whether a shown statement cites one of its passages.")
+    by = SupersedingSerializer()
+
+
+class DisagreementValueSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text='The value as written: "41 weeks", "五十万元以下", "140/90 mmHg".')
+    number = serializers.IntegerField(help_text="The passage's [n].")
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    document_title = serializers.CharField()
+    issued_on = serializers.DateField(allow_null=True)
+    issued_as = serializers.CharField(allow_blank=True)
+    section_path = serializers.CharField(allow_blank=True)
+    quote = serializers.CharField(help_text="The cited text that gives the value.")
+
+
+class DisagreementSerializer(serializers.Serializer):
+    """Two cited documents giving different values of one quantity about one subject."""
+
+    subject = serializers.CharField(
+        allow_blank=True, help_text="The terms (stemmed) the two cited passages share about it, most telling first."
+    )
+    dimension = serializers.CharField(help_text='"pressure", "percent", "dose", "duration", "money", "date", ...')
+    values = DisagreementValueSerializer(many=True)
+    newer_document_id = serializers.IntegerField(
+        allow_null=True, help_text="The more recently issued of the two; null when a date is unknown or equal."
+    )
+
+
+class SourcesSerializer(serializers.Serializer):
+    """Notes on the sources: replaced or amended documents among the passages, disagreements between citations."""
+
+    superseded = SupersededNoteSerializer(many=True, required=False, default=list)
+    disagreements = DisagreementSerializer(many=True, required=False, default=list)
 
 
 class VerifiedCitationSerializer(PassageSerializer):

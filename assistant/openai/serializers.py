@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assistant.grounding.serializers import PassageSerializer, StatementSerializer
+from assistant.grounding.serializers import PassageSerializer, SourcesSerializer, StatementSerializer
 
 YIJU_MODEL = "yiju"  # the model name that asks the sets listed in the request's "collections" (or every set)
 
@@ -107,6 +107,7 @@ def yiju_metadata(*, answer: dict) -> dict:
         "invalid_citation_count": answer.get("invalid_citation_count"),
         "statements": answer.get("statements") or [],
         "closest_passages": answer.get("closest_passages") or [],
+        "sources": answer.get("sources") or {"superseded": [], "disagreements": []},
         "timings": answer.get("timings") or {},
         "model": answer.get("model", ""),
     }
@@ -206,6 +207,7 @@ class YijuMetadataSerializer(serializers.Serializer):
     invalid_citation_count = serializers.IntegerField(allow_null=True)
     statements = StatementSerializer(many=True)
     closest_passages = PassageSerializer(many=True)
+    sources = SourcesSerializer(help_text="Replaced documents among the passages; disagreements between citations.")
     timings = serializers.DictField()
     model = serializers.CharField(allow_blank=True)
 

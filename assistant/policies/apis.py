@@ -20,6 +20,7 @@ from assistant.grounding.apis import (
 )
 from assistant.grounding.serializers import (
     ReadableCollectionsField,
+    SourcesSerializer,
     VerifiedCitationSerializer,
 )
 from assistant.models import AuditEvent, PolicyMatchRecord
@@ -73,11 +74,16 @@ class PolicyMatchOutputSerializer(serializers.ModelSerializer):
     collections = serializers.SerializerMethodField(help_text="Policy set ids.")
     policies = PolicySerializer(many=True, help_text="In rank order: all conditions met first, then fewest unknown.")
     timings = serializers.DictField()
+    sources = SourcesSerializer(
+        read_only=True, help_text="Replaced or amended documents among the passages (with the one in force), and "
+        "disagreements between cited documents (both values, sources, dates, which is newer).",
+    )
 
     class Meta:
         model = PolicyMatchRecord
         ref_name = "PolicyMatch"
-        fields = ["id", "profile", "collections", "language", "policies", "model", "timings", "error", "created_at"]
+        fields = ["id", "profile", "collections", "language", "policies", "sources", "model", "timings", "error",
+                  "created_at"]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_collections(self, record: PolicyMatchRecord) -> list[int]:

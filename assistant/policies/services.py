@@ -123,7 +123,8 @@ def policies_match_stream(
     profile_validate(profile=profile, today=today)
     candidates_found = grounded_passages(reader=user, collection_ids=collection_ids, query=profile_query(profile),
                                          k=CANDIDATE_PASSAGES)
-    candidates = _candidate_policies(chunks=candidates_found.chunks)[:max_policies]
+    candidates = _candidate_policies(chunks=candidates_found.chunks,
+                                     collection_ids=candidates_found.collection_ids)[:max_policies]
     timings: dict[str, float] = {"retrieval_ms": candidates_found.timings.get("retrieval_ms", 0.0)}
     yield GroundedEvent("retrieval", {
         "policies": [{"document_id": d, "document_title": t} for d, t in candidates],
@@ -156,13 +157,14 @@ def policies_match_stream(
     )})
 
 
-def _candidate_policies(*, chunks: list[Chunk]) -> list[tuple[int, str]]:
-    """(document id, title) of the candidate policies, each where its best passage ranks. A policy another one
-    replaced is matched as the one in force (its passages are still noted as superseded in the result's sources)."""
+def _candidate_policies(*, chunks: list[Chunk], collection_ids: list[int]) -> list[tuple[int, str]]:
+    """(document id, title) of the candidate policies, each where its best passage ranks. A policy another one in
+    the searched sets replaced is matched as the one in force (its passages are still noted as superseded in the
+    result's sources)."""
     documents: dict[int, str] = {}
     for chunk in chunks:
         superseding = superseding_of(chunk)
-        if superseding is not None and superseding.superseded:
+        if superseding is not None and superseding.superseded and superseding.by_collection_id in collection_ids:
             documents.setdefault(superseding.by_id, superseding.by_title)
         else:
             documents.setdefault(chunk.document_id, chunk.document.title)

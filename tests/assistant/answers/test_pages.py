@@ -107,7 +107,8 @@ def test_answer_serializer_closest_passages_only_when_not_grounded(chunks) -> No
     assert [p["chunk_id"] for p in ungrounded["closest_passages"]] == [c.id for c in chunks[:3]]
     assert ungrounded["closest_passages"][0] == {
         "number": 1, "chunk_id": chunks[0].id, "document_id": chunks[0].document_id, "document_title": "高血压示例指南",
-        "section_path": "第二章 诊断 > 2.1 标准", "page_start": 3, "page_end": 4}
+        "section_path": "第二章 诊断 > 2.1 标准", "page_start": 3, "page_end": 4, "issued_as": "",
+        "superseded_by": None}
 
 
 def test_passage_page_marks_the_quoted_span(chunks, client_signed_in) -> None:

@@ -77,3 +77,43 @@ def test_real_guidelines_same_threshold_and_article_reference():
     pip = cn_law("pip_law")
     article = pip[pip.index("第六十六条") : pip.index("第六十六条") + 6]
     assert quantities_find(article) == []
+
+
+def test_chinese_fine_tier_clauses_before_the_amount():
+    refusal = "违反本法规定的，由有关部门责令改正，给予警告，没收违法所得；拒不改正的，并处一百万元以下罚款。"
+    serious = "情节严重的，由省级以上部门责令改正，没收违法所得，并处五千万元以下或者上一年度营业额百分之五以下罚款。"
+    consequence = "造成严重后果的，处一百万元以上五百万元以下罚款，对直接负责的主管人员处五万元以上五十万元以下罚款。"
+    other_refusal = "拒不改正或者造成大量数据泄露的，处五十万元以上二百万元以下罚款。"
+    assert [(c.a.text, c.b.text) for c in value_conflicts(serious, consequence)] == [
+        ("五千万元", "一百万元以上五百万元以下")
+    ]  # 情节严重 and 严重后果 are one tier; the fine on the organisation, not on its persons
+    assert value_conflicts(refusal, other_refusal)  # ceiling 100万 vs 200万, though 100万 lies inside 50-200万
+    cooperate = "拒不配合数据调取的，由有关主管部门责令改正，给予警告，并处五万元以上五十万元以下罚款。"
+    assert value_conflicts(refusal, cooperate) == []  # refusing to correct is not refusing to cooperate
+
+
+def test_ceiling_against_range_compares_upper_ends():
+    (ceiling,) = quantities_find("并处一百万元以下罚款")
+    assert (ceiling.low, ceiling.high) == (0, 1_000_000)
+    assert value_conflicts("拒不改正的，处十万元以下罚款。", "拒不改正的，处一万元以上十万元以下罚款。") == []
+
+
+def test_unit_conversions_and_hyphenated_units():
+    a = "In chronic kidney disease, ESA therapy should not be used to raise haemoglobin above 11.5 g/dL."
+    b = "Do not use ESAs in chronic kidney disease to maintain haemoglobin concentration above 120 g/L in any patient."
+    assert [(c.a.text, c.b.text) for c in value_conflicts(a, b)] == [("11.5 g/dL", "120 g/L")]
+    assert value_conflicts(a, b.replace("120 g/L", "115 g/L")) == []
+    sbp = "In people with diabetes and hypertension, initiate drug treatment to lower blood pressure and treat "
+    assert value_conflicts(sbp + "to a systolic goal below 140 mm Hg.", sbp + "to a systolic goal below 150 mmHg.")
+    found = quantities_find("followed by administration of a 100-g glucose load")
+    assert [(q.text, q.low) for q in found] == [("100-g", 100_000)]
+    assert value_conflicts(
+        "During the test, a fasting glucose is obtained, followed by a 100-g glucose load, and levels are evaluated.",
+        "Blood glucose is measured 2 hours after ingestion of a 75-g oral glucose load.",
+    )
+
+
+def test_adults_and_children_are_different_subgroups():
+    a = "Chronic cough in adults is a cough lasting longer than 8 weeks."
+    assert value_conflicts(a, "Chronic cough in children is a cough lasting longer than 4 weeks.") == []
+    assert value_conflicts(a, "Chronic cough in adults is a cough lasting longer than 3 weeks.")
