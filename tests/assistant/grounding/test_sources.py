@@ -21,7 +21,6 @@ from assistant.answers.services import question_answer
 from assistant.grounding.sources import disagreements_find
 from assistant.openai.serializers import chat_completion
 from ingestion.models import Chunk, Collection, Document
-from retrieval.access import OPERATOR
 from tests.factories import ingest_bytes, user_create
 from tests.ingestion.test_editions import FINAL_TITLE, final_edition_text, ingest_trial
 from tests.scripted_llm import ScriptedReply, prompt_sentences, scripted_llm
