@@ -33,12 +33,16 @@ _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
+def work_key(text: str) -> str:
+    """Text without years, edition words, brackets, punctuation and spaces, case-folded: what work titles are
+    compared by (a work title is found inside the work key of a citation that names it)."""
+    text = unicodedata.normalize("NFKC", text or "").strip().strip("《》")
+    return _NOT_WORD.sub("", _EDITION_PATTERN.sub(" ", text)).casefold()
+
+
 def work_title(title: str) -> str:
-    """The work a title names: without its year, edition words, brackets and punctuation, case-folded. Empty when
-    too little is left to name a particular work."""
-    text = unicodedata.normalize("NFKC", title or "").strip().strip("《》")
-    text = _EDITION_PATTERN.sub(" ", text)
-    key = _NOT_WORD.sub("", text).casefold()
+    """The work a title names: its work key, or empty when too little is left to name a particular work."""
+    key = work_key(title)
     return key if len(key) >= MIN_WORK_TITLE_CHARS else ""
 
 
@@ -105,13 +109,16 @@ _CHINESE_REPEAL = re.compile(r"同时废止|予以废止|不再执行|停止执�
 _CHINESE_AMEND = re.compile(r"修改|修正")
 # "This guideline replaces …", "This document supersedes …", "This guideline updates a previous version: …": the
 # document speaks of itself, so "updates to this guideline" and "do not replace the guidance" are not clauses.
-_ENGLISH_SELF = r"\bthis\s+(?:[\w-]+\s+){0,4}?"
+_ENGLISH_SELF = (
+    r"\b(?:this\s+(?:(?!(?:in|of|for|on|at|to|with|by|from|future)\b)[\w-]+\s+){0,4}?"
+    r"|the\s+(?:guideline|guidance|recommendation|document|standard|policy)\s+)"
+)
 _ENGLISH_REPLACE = re.compile(
-    _ENGLISH_SELF + r"(?:replaces|supersedes|supercedes|updates|is an update (?:of|to))\s+"
+    _ENGLISH_SELF + r"(?:replaces|supersedes|supercedes|updates|is an update (?:of|to))(?:\s*:\s*|\s+)"
     r"(?:(?:a|the|its)\s+)?(?:(?:previous|earlier|prior)\s+(?:versions?|editions?)\s*)?:?\s*(?P<named>.+)",
     re.IGNORECASE,
 )
-_ENGLISH_AMEND = re.compile(_ENGLISH_SELF + r"amends\s+(?P<named>.+)", re.IGNORECASE)
+_ENGLISH_AMEND = re.compile(_ENGLISH_SELF + r"amends(?:\s*:\s*|\s+)(?P<named>.+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,10 @@ def source_clauses_find(text: str) -> list[SourceClause]:
     """Repeal, replacement and amendment clauses anywhere in the text, in order, each named document once."""
     clauses: list[SourceClause] = []
     seen: set[tuple[str, str]] = set()
-    for sentence in _sentences(text or ""):
-        for clause in _chinese_clauses(sentence) or _english_clauses(sentence):
+    sentences = _sentences(text or "")
+    for number, sentence in enumerate(sentences):
+        following = " ".join(sentences[number + 1 : number + 3])
+        for clause in _chinese_clauses(sentence) or _english_clauses(sentence, following=following):
             if (clause.kind, clause.named) not in seen:
                 seen.add((clause.kind, clause.named))
                 clauses.append(clause)
@@ -160,11 +169,25 @@ def _chinese_clauses(sentence: str) -> list[SourceClause]:
             for name in names]
 
 
-def _english_clauses(line: str) -> list[SourceClause]:
+_NAMED_LEAD = re.compile(
+    r"^(?:(?:a|the|its|two|three)\s+)?(?:(?:previous|previously\s+\w+|earlier|prior)\s+)?"
+    r"(?:versions?|editions?|guidelines?)?\s*:?\s*",
+    re.IGNORECASE,
+)
+
+
+def _english_clauses(line: str, *, following: str = "") -> list[SourceClause]:
+    """A clause of the line; one ending at the verb ("This guideline updates previous versions:") names its
+    documents on the next lines."""
     for kind, pattern in ((REPLACES, _ENGLISH_REPLACE), (AMENDS, _ENGLISH_AMEND)):
         match = pattern.search(line)
-        if match and len(match.group("named")) >= MIN_WORK_TITLE_CHARS:
-            named = match.group("named").strip()
+        if match is None:
+            continue
+        if len(_NAMED_LEAD.sub("", match.group("named")).strip()) < MIN_WORK_TITLE_CHARS and following:
+            line = f"{line} {following}"
+            match = pattern.search(line)
+        named = _NAMED_LEAD.sub("", match.group("named")).strip() if match else ""
+        if match and len(named) >= MIN_WORK_TITLE_CHARS:
             # The sentence shown starts where the one holding the verb does and runs to the end of the line.
             starts = [m.end() for m in re.finditer(r"[.!?]\s+(?=[A-Z])", line[: match.start()])]
             return [SourceClause(kind=kind, sentence=line[(starts[-1] if starts else 0):][:1000], named=named[:500],

@@ -199,6 +199,8 @@ class DocumentRelation(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.DETECTED)
     named = models.CharField(max_length=500, blank=True, help_text="The document as the clause names it.")
+    # editions.work_key(named): a clause waiting for its document is found by the document's work title inside it.
+    named_key = models.CharField(max_length=500, blank=True)
     sentence = models.TextField(blank=True, help_text="The sentence of the newer document that says so.")
     active = models.BooleanField(default=True, help_text="False: an admin unlinked it; it is not detected again.")
     created_at = models.DateTimeField(auto_now_add=True)

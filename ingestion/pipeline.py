@@ -144,11 +144,9 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
     """A first upload whose title matches a current document of its set becomes that document's next version.
 
     Two first uploads of one title in the list end as they would one after the other: the later is the next
-    version of the earlier. One issued on another date than the current document is another edition, not a
-    version: both stay searchable, linked as editions (ingestion/relations.py).
+    version of the earlier.
     """
     candidates = sorted((d for d in documents if not d.external_id and d.version == 1 and d.title), key=lambda d: d.id)
-    issued = {d.id: d.issued_on for d in candidates}
     if not candidates:
         return
     rows = (
@@ -159,10 +157,9 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
             status=Document.Status.INDEXED,
         )
         .order_by("version", "id")
-        .values_list("collection_id", "title", "lineage_id", "issued_on")
+        .values_list("collection_id", "title", "lineage_id")
     )
-    current = {(collection_id, title): lineage_id for collection_id, title, lineage_id, _ in rows}  # newest wins
-    current_issued = {(collection_id, title): on for collection_id, title, _, on in rows}
+    current = {(collection_id, title): lineage_id for collection_id, title, lineage_id in rows}  # newest wins
     newest = dict(
         Document.objects.filter(lineage_id__in=set(current.values()))
         .values("lineage_id")
@@ -172,13 +169,10 @@ def _lineages_join_by_title(documents: Sequence[Document]) -> None:
     for document in candidates:
         key = (document.collection_id, document.title)
         lineage_id = current.get(key)
-        if None not in (issued[document.id], current_issued.get(key)) and issued[document.id] != current_issued[key]:
-            lineage_id = None  # issued on another date: a new edition of the work (ingestion/relations.py)
         if lineage_id is not None and lineage_id != document.lineage_id:
             document.lineage_id, document.version = lineage_id, newest[lineage_id] + 1
         newest[document.lineage_id] = max(newest.get(document.lineage_id, 0), document.version)
         current[key] = document.lineage_id
-        current_issued[key] = issued[document.id]
 
 
 def _parsed_fields_save(documents: Sequence[Document]) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import StrIndex
 
 from ingestion.editions import (
     AMENDS,
@@ -21,6 +23,7 @@ from ingestion.editions import (
     clause_names_title,
     issuers_compatible,
     source_clauses_find,
+    work_key,
     work_title,
     years_named,
 )
@@ -58,16 +61,17 @@ def editions_link(*, work_title: str) -> list[DocumentRelation]:
     """Each dated edition of a work is superseded by the next one by the same issuer (or an unknown one).
 
     Editions are ordered by issue date; an edition without a date, or two of one date, are left for an admin to
-    link: guessing their order would tell users the wrong one is in force.
+    link: guessing their order would tell users the wrong one is in force. Documents of one title in one set that
+    are not versions of each other (each named by its own id: the passages of one guideline loaded as documents,
+    say) are parts, not editions: a new edition in a set comes with its new year or edition words in its title, or
+    replaces the old one as its next version.
     """
     editions = [d for d in Document.objects.filter(work_title=work_title, status=Document.Status.INDEXED)
                 if edition_date(d) is not None]
     editions.sort(key=lambda d: (edition_date(d), d.id))
     created = []
     for position, older in enumerate(editions):
-        newer = next((d for d in editions[position + 1:]
-                      if _lineage(d) != _lineage(older) and edition_date(d) > edition_date(older)
-                      and issuers_compatible(d.issuer, older.issuer)), None)
+        newer = next((d for d in editions[position + 1:] if _editions_of_one_work(older=older, newer=d)), None)
         if newer is not None:
             relation = _relation_ensure(newer=newer, older=older, kind=DocumentRelation.Kind.EDITION)
             if relation is not None:
@@ -90,7 +94,7 @@ def _clauses_link(*, document: Document) -> list[DocumentRelation]:
                 with transaction.atomic():
                     relation, made = DocumentRelation.objects.get_or_create(
                         newer=document, older=None, kind=kind, named=clause.named[:500],
-                        defaults={"sentence": clause.sentence},
+                        defaults={"sentence": clause.sentence, "named_key": work_key(clause.named)[:500]},
                     )
             except IntegrityError:
                 continue
@@ -99,13 +103,28 @@ def _clauses_link(*, document: Document) -> list[DocumentRelation]:
     return created
 
 
+def _editions_of_one_work(*, older: Document, newer: Document) -> bool:
+    return (
+        _lineage(newer) != _lineage(older)
+        and edition_date(newer) > edition_date(older)
+        and issuers_compatible(newer.issuer, older.issuer)
+        and not (newer.title == older.title and newer.collection_id == older.collection_id)
+    )
+
+
 def _clause_candidates(*, clause: SourceClause) -> list[Document]:
     key = work_title(clause.named)
     if key and not key.isascii():
         candidates = Document.objects.filter(work_title=key, status=Document.Status.INDEXED)
-    else:  # an English clause names its document inside a citation: compare every title (one query per clause)
-        candidates = Document.objects.filter(status=Document.Status.INDEXED).exclude(title="").only(
-            "id", "title", "issued_on", "lineage_id", "status"
+    else:
+        # An English clause names its document inside a citation: the database finds the documents whose work
+        # title is inside the citation's work key; the title is then matched on word boundaries.
+        candidates = (
+            Document.objects.filter(status=Document.Status.INDEXED)
+            .exclude(work_title="")
+            .annotate(found_at=StrIndex(Value(work_key(clause.named)), F("work_title")))
+            .filter(found_at__gt=0)
+            .only("id", "title", "issued_on", "lineage_id", "status", "work_title")
         )
     return [d for d in candidates if clause_names_title(clause=clause, title=d.title)]
 
@@ -121,9 +140,13 @@ def _clause_fits(*, clause: SourceClause, newer: Document, older: Document) -> b
 
 
 def _pending_clauses_resolve(*, document: Document) -> list[DocumentRelation]:
-    """Clauses of other documents that named this one before it was here."""
+    """Clauses of other documents that named this one before it was here: each becomes a link to it."""
     created = []
-    pending = DocumentRelation.objects.filter(older__isnull=True, active=True).select_related("newer")
+    if not document.work_title:
+        return []
+    pending = DocumentRelation.objects.filter(
+        older__isnull=True, active=True, named_key__contains=document.work_title
+    ).select_related("newer")
     for relation in pending:
         clause = SourceClause(kind=relation.kind, sentence=relation.sentence, named=relation.named,
                               years=frozenset(years_named(relation.named)))
@@ -134,6 +157,7 @@ def _pending_clauses_resolve(*, document: Document) -> list[DocumentRelation]:
         if not _clause_fits(clause=clause, newer=relation.newer, older=document):
             continue
         linked = _relation_ensure(newer=relation.newer, older=document, kind=relation.kind, clause=clause)
+        relation.delete()  # the clause has found its document: it waits no more
         if linked is not None:
             created.append(linked)
     return created

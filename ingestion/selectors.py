@@ -139,6 +139,10 @@ def superseding_documents(
     `collection_ids` may read, following editions to the one in force (2010 → 2018 → 2024 gives 2024). A document
     neither replaced nor amended is absent. Replacement wins over amendment."""
     documents = {d.id: d for d in Document.objects.filter(id__in=set(document_ids)).only("id", "lineage_id")}
+    lineages = {d.lineage_id or d.id for d in documents.values()}
+    # One query answers the common case, every search's: none of these documents is replaced or amended.
+    if not DocumentRelation.objects.filter(active=True, older__lineage_id__in=lineages).exists():
+        return {}
     readable = set(collection_ids)
     found: dict[int, SupersedingDocument] = {}
     for document in documents.values():

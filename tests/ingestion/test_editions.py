@@ -195,13 +195,18 @@ def test_real_guidelines_of_one_title_by_different_bodies_are_not_editions(share
 
 
 @pytest.mark.django_db
-def test_one_title_issued_on_another_date_in_one_set_is_an_edition_not_a_version(shared_data: Path) -> None:
-    first = ingest_bytes(name="a.txt", content=final_edition_text(shared_data).replace("2026年3月1日", "2025年6月1日")
-                         .encode(), collection="one set")
-    second = ingest_bytes(name="b.txt", content=final_edition_text(shared_data).encode(), collection="one set")
-    first.refresh_from_db()
-    assert first.status == second.status == Document.Status.INDEXED and first.lineage_id != second.lineage_id
-    assert DocumentRelation.objects.get().older == first
+def test_documents_of_one_title_in_one_set_are_parts_not_editions(shared_data: Path) -> None:
+    """Each named by its own id (a guideline's passages loaded as documents, as the cpgQA set is): dates read from
+    their text never make one the superseded edition of another."""
+    for number, issued in enumerate(("2025年6月1日", "2026年3月1日")):
+        text = final_edition_text(shared_data).replace("2026年3月1日", issued)
+        document = ingest_bytes(name=f"part-{number}.txt", content=text.encode(), collection="one set",
+                                external_id=f"part-{number}")
+        assert document.status == Document.Status.INDEXED
+    assert not DocumentRelation.objects.exists()
+    # The same two in two sets are editions: the later supersedes the earlier.
+    later = ingest_bytes(name="elsewhere.txt", content=final_edition_text(shared_data).encode(), collection="other")
+    assert DocumentRelation.objects.filter(newer=later, kind=DocumentRelation.Kind.EDITION).count() == 1
 
 
 def test_the_ngc_corpus_has_no_two_summaries_of_one_work_and_one_body(shared_data: Path) -> None:
@@ -219,3 +224,29 @@ def test_the_ngc_corpus_has_no_two_summaries_of_one_work_and_one_body(shared_dat
     same_work = {work: issuers for work, issuers in by_work.items() if work and len(issuers) > 1}
     assert set(same_work) == {work_title("Induction of labour.")}
     assert not issuers_compatible(*same_work[work_title("Induction of labour.")])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replacing_first", [False, True])
+def test_an_english_replacement_clause_links_the_guideline_of_the_year_it_cites(
+    shared_data: Path, replacing_first: bool
+) -> None:
+    """A later guideline citing NICE's 2008 "Induction of labour." as the one it replaces links that real summary,
+    not the SOGC's 2013 summary of the same title, whichever arrives first."""
+    replacing = ("# Inducing labour\n\nDate Released: 2021 Nov 4\n\n## Guideline Status\n\n"
+                 "This guideline replaces: National Collaborating Centre for Women's and Children's Health. Induction "
+                 "of labour. London (UK): National Institute for Health and Clinical Excellence (NICE); 2008 Jul. "
+                 "(Clinical guideline; no. 70).\n")
+
+    def replacing_ingest() -> Document:
+        return ingest_bytes(name="ng207.md", content=replacing.encode(), collection="guidelines")
+
+    new = replacing_ingest() if replacing_first else None
+    for guideline in ngc({"ngc-7176", "ngc-10091"}).values():
+        ingest_bytes(name=f"{guideline.doc_id}.md", content=ngc_markdown(guideline=guideline).encode(),
+                     collection="guidelines", external_id=guideline.doc_id)
+    new = new or replacing_ingest()
+    nice = Document.objects.get(external_id="ngc-7176")
+    relation = DocumentRelation.objects.get(newer=new)
+    assert (relation.older, relation.kind) == (nice, DocumentRelation.Kind.REPLACES)
+    assert relation.sentence.startswith("This guideline replaces: National Collaborating Centre")
