@@ -114,7 +114,10 @@ class SourcesSerializer(serializers.Serializer):
 
 
 class VerifiedCitationSerializer(PassageSerializer):
-    """A citation checked against its passage: the quote as located (or the best sentence when it was not there)."""
+    """A citation checked against its passage: the quote as located (or the best sentence when it was not there).
+    Whether its document is in force is told once per passage (the answer's `citations`) and in `sources`."""
+
+    superseded_by = None  # a nullable field would add null to every stored citation read back
 
     quote = serializers.CharField(allow_blank=True)
     quote_start = serializers.IntegerField(help_text="Character offset of the quote in the passage.")
