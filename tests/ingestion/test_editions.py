@@ -255,8 +255,8 @@ def test_an_english_replacement_clause_links_the_guideline_of_the_year_it_cites(
 @pytest.mark.django_db
 def test_an_amending_decision_links_the_document_which_stays_in_force(shared_data: Path) -> None:
     trial = ingest_trial(shared_data, "specifications")
-    decision = ("国家发展改革委 国家数据局关于修改《公共数据资源授权运营实施规范（试行）》的决定\n发布机构：国家发展改革委、国家数据局\n"
-                "2025年9月1日\n一、将第十条修改为：运营机构应当建立健全数据安全管理制度。\n本决定自发布之日起施行。\n")
+    decision = (f"国家发展改革委 国家数据局关于修改《{TRIAL_TITLE}》的决定\n发布机构：{ISSUERS}\n2025年9月1日\n"
+                "一、将第十条修改为：运营机构应当建立健全数据安全管理制度。\n本决定自发布之日起施行。\n")
     amending = ingest_bytes(name="decision.txt", content=decision.encode(), collection="specifications")
     relation = DocumentRelation.objects.get(older=trial)
     assert (relation.newer, relation.kind) == (amending, DocumentRelation.Kind.AMENDS)
