@@ -331,8 +331,12 @@ def documents_publish(*, documents: Sequence[Document], embedder: Embedder, leas
         with index.updating() as writer:
             writer.remove(ids=retired)
         Chunk.objects.filter(id__in=retired).delete()
-    # Idempotent: a worker killed before this point is made good by `manage.py relations_detect`.
-    relations_detect(documents=documents)
+    # The documents are searchable now whatever happens here; links are made again, idempotently, by
+    # `manage.py relations_detect` (after a crash here, or a worker killed before this point).
+    try:
+        relations_detect(documents=documents)
+    except Exception:
+        logger.exception("linking the editions of documents %s failed", [d.id for d in documents])
 
 
 def documents_process(*, documents: Sequence[Document], lease: Lease) -> None:

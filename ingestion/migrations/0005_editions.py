@@ -40,7 +40,6 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('edition', 'Newer edition of the same work'), ('replaces', 'Repeals or replaces'), ('amends', 'Amends')], max_length=16)),
                 ('origin', models.CharField(choices=[('detected', 'Detected at ingestion'), ('admin', 'Set by an admin')], default='detected', max_length=16)),
                 ('named', models.CharField(blank=True, help_text='The document as the clause names it.', max_length=500)),
-                ('named_key', models.CharField(blank=True, max_length=500)),
                 ('sentence', models.TextField(blank=True, help_text='The sentence of the newer document that says so.')),
                 ('active', models.BooleanField(default=True, help_text='False: an admin unlinked it; it is not detected again.')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
