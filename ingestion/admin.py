@@ -199,6 +199,11 @@ class _RelationInline(admin.TabularInline):
         raise NotImplementedError
 
 
+def _older_label(relation: DocumentRelation) -> str:
+    return str(relation.older) if relation.older_id else _("《%(named)s》 (not in any set yet)") % {
+        "named": relation.named}
+
+
 class SupersedesInline(_RelationInline):
     fk_name = "newer"
     verbose_name = _("document this one supersedes or amends")
@@ -206,8 +211,7 @@ class SupersedesInline(_RelationInline):
 
     @admin.display(description=_("document"))
     def other(self, relation: DocumentRelation) -> str:
-        return str(relation.older) if relation.older_id else _("《%(named)s》 (not in any set yet)") % {
-            "named": relation.named}
+        return _older_label(relation)
 
 
 class SupersededByInline(_RelationInline):
@@ -234,7 +238,7 @@ class DocumentLinkForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         newer, older = cleaned.get("newer"), cleaned.get("older")
-        if newer and older and (newer.lineage_id or newer.id) == (older.lineage_id or older.id):
+        if newer and older and newer.lineage == older.lineage:
             raise forms.ValidationError(_("A document cannot supersede itself or another version of itself."))
         return cleaned
 
@@ -261,8 +265,7 @@ class DocumentRelationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("older document"))
     def older_or_named(self, relation: DocumentRelation) -> str:
-        return str(relation.older) if relation.older_id else _("《%(named)s》 (not in any set yet)") % {
-            "named": relation.named}
+        return _older_label(relation)
 
     @admin.display(description=_("sentence"))
     def sentence_excerpt(self, relation: DocumentRelation) -> str:

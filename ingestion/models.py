@@ -102,6 +102,11 @@ class Document(models.Model):
         return self.title or self.original_name
 
     @property
+    def lineage(self) -> int:
+        """The id its versions share (its first version's; set when it is registered)."""
+        return self.lineage_id or self.id
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 

@@ -40,10 +40,6 @@ def edition_date(document: Document) -> date | None:
     return date(max(years), 1, 1) if years else None
 
 
-def _lineage(document: Document) -> int:
-    return document.lineage_id or document.id
-
-
 def relations_detect(*, documents: Sequence[Document]) -> list[DocumentRelation]:
     """After these documents became searchable: link the editions of their works, the documents their clauses
     name, and the clauses of other documents that name them. Returns the relations created."""
@@ -105,7 +101,7 @@ def _clauses_link(*, document: Document) -> list[DocumentRelation]:
 
 def _editions_of_one_work(*, older: Document, newer: Document) -> bool:
     return (
-        _lineage(newer) != _lineage(older)
+        newer.lineage != older.lineage
         and edition_date(newer) > edition_date(older)
         and issuers_compatible(newer.issuer, older.issuer)
         and not (newer.title == older.title and newer.collection_id == older.collection_id)
@@ -131,7 +127,7 @@ def _clause_candidates(*, clause: SourceClause) -> list[Document]:
 
 def _clause_fits(*, clause: SourceClause, newer: Document, older: Document) -> bool:
     """A clause names an earlier document: of a year the clause gives, if it gives one, issued before the newer."""
-    if _lineage(older) == _lineage(newer):
+    if older.lineage == newer.lineage:
         return False
     older_date, newer_date = edition_date(older), edition_date(newer)
     if clause.years and (older_date is None or older_date.year not in clause.years):
@@ -167,10 +163,7 @@ def _relation_ensure(
     *, newer: Document, older: Document, kind: str, clause: SourceClause | None = None
 ) -> DocumentRelation | None:
     """The link, created unless one between these two lineages exists (active, or unlinked by an admin)."""
-    exists = DocumentRelation.objects.filter(
-        newer__lineage_id=_lineage(newer), older__lineage_id=_lineage(older)
-    ).exists() or DocumentRelation.objects.filter(newer=newer, older=older).exists()
-    if exists:
+    if DocumentRelation.objects.filter(newer__lineage_id=newer.lineage, older__lineage_id=older.lineage).exists():
         return None
     try:
         with transaction.atomic():
@@ -189,7 +182,7 @@ def _relation_ensure(
 def relation_link(*, newer: Document, older: Document, kind: str = DocumentRelation.Kind.EDITION) -> DocumentRelation:
     """An admin's link: `newer` supersedes (or amends) `older`. An earlier link between the two, either way round,
     is replaced."""
-    if _lineage(newer) == _lineage(older):
+    if newer.lineage == older.lineage:
         raise ValueError("A document cannot supersede itself or another version of itself.")
     with transaction.atomic():
         DocumentRelation.objects.filter(newer=newer, older=older).delete()

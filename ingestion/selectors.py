@@ -139,14 +139,14 @@ def superseding_documents(
     `collection_ids` may read, following editions to the one in force (2010 → 2018 → 2024 gives 2024). A document
     neither replaced nor amended is absent. Replacement wins over amendment."""
     documents = {d.id: d for d in Document.objects.filter(id__in=set(document_ids)).only("id", "lineage_id")}
-    lineages = {d.lineage_id or d.id for d in documents.values()}
+    lineages = {d.lineage for d in documents.values()}
     # One query answers the common case, every search's: none of these documents is replaced or amended.
     if not DocumentRelation.objects.filter(active=True, older__lineage_id__in=lineages).exists():
         return {}
     readable = set(collection_ids)
     found: dict[int, SupersedingDocument] = {}
     for document in documents.values():
-        lineage, hops, seen = document.lineage_id or document.id, 0, set()
+        lineage, hops, seen = document.lineage, 0, set()
         while hops < MAX_EDITION_HOPS and lineage not in seen:
             seen.add(lineage)
             step = _superseding_step(lineage=lineage, readable=readable)
@@ -163,7 +163,7 @@ def superseding_documents(
             )
             if relation.kind not in DocumentRelation.SUPERSEDING:
                 break
-            lineage, hops = newer.lineage_id or newer.id, hops + 1
+            lineage, hops = newer.lineage, hops + 1
     return found
 
 
@@ -172,14 +172,13 @@ def _superseding_step(*, lineage: int, readable: set[int]) -> tuple[DocumentRela
     relations = list(DocumentRelation.objects.filter(active=True, older__lineage_id=lineage).select_related("newer"))
     if not relations:
         return None
-    lineages = {r.newer.lineage_id or r.newer_id for r in relations}
+    lineages = {r.newer.lineage for r in relations}
     current = {
         d.lineage_id: d for d in Document.objects.filter(
             lineage_id__in=lineages, status=Document.Status.INDEXED, collection_id__in=readable
         )
     }
-    options = [(r, current[r.newer.lineage_id or r.newer_id]) for r in relations if (r.newer.lineage_id or r.newer_id)
-               in current]
+    options = [(r, current[r.newer.lineage]) for r in relations if r.newer.lineage in current]
     if not options:
         return None
     return max(options, key=lambda option: (

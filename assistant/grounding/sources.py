@@ -54,12 +54,13 @@ def source_notes(*, chunks: Sequence[Chunk], citations: Iterable[dict]) -> dict[
     and quote, as every feature stores them)."""
     cited_chunks = {c.get("chunk_id") for c in citations}
     return {
-        "superseded": _superseded_notes(chunks=chunks, cited_chunk_ids=cited_chunks),
+        "superseded": superseded_notes(chunks=chunks, cited_chunk_ids=cited_chunks),
         "disagreements": disagreements_find(chunks=chunks, citations=citations),
     }
 
 
-def _superseded_notes(*, chunks: Sequence[Chunk], cited_chunk_ids: set) -> list[dict]:
+def superseded_notes(*, chunks: Sequence[Chunk], cited_chunk_ids: set) -> list[dict]:
+    """Each replaced or amended document among the passages (numbered in order), with what replaced it."""
     notes: dict[int, dict] = {}
     for number, chunk in enumerate(chunks, start=1):
         superseding = superseding_of(chunk)

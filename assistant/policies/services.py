@@ -33,7 +33,7 @@ from assistant.grounding.run import (
     unavailable_message,
 )
 from assistant.grounding.sentences import PassageSentences
-from assistant.grounding.sources import source_notes, superseding_of
+from assistant.grounding.sources import disagreements_find, superseded_notes, superseding_of
 from assistant.models import AuditEvent, PolicyMatchRecord
 from assistant.policies.clauses import clause_label, policy_items_check, policy_reply_parse
 from assistant.policies.profile import BusinessProfile, profile_as_dict, profile_validate
@@ -174,12 +174,11 @@ def _candidate_policies(*, chunks: list[Chunk], collection_ids: list[int]) -> li
 def _match_sources(*, candidate_chunks: list[Chunk], pending: list[_PolicyClauses],
                    policies: list[PolicyMatch]) -> dict[str, list[dict]]:
     """Replaced policies among the candidates' passages, and disagreements between the policies' cited clauses."""
-    superseded = source_notes(chunks=candidate_chunks, citations=[])["superseded"]
     clause_chunks = [chunk for clauses in pending for chunk in clauses.passages.chunks]
     citations = [item.citation for policy in policies for item in (*policy.conditions, *policy.benefits)
                  if item.citation]
-    return {"superseded": superseded,
-            "disagreements": source_notes(chunks=clause_chunks, citations=citations)["disagreements"]}
+    return {"superseded": superseded_notes(chunks=candidate_chunks, cited_chunk_ids=set()),
+            "disagreements": disagreements_find(chunks=clause_chunks, citations=citations)}
 
 
 def policies_match(

@@ -3,12 +3,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from assistant.grounding.quantities import quantities_find, value_conflicts
-from bench.disagreements import DATA, cn_law, ngc_documents
-
-needs_data = pytest.mark.skipif(not (DATA / "cn_laws").exists(), reason="../shared/data not available")
+from bench.disagreements import cn_law, ngc_documents
 
 
 def _sentence(text: str, needle: str, stops: str = "。\n") -> str:
@@ -57,8 +53,7 @@ def test_different_subjects_are_not_conflicts():
     assert value_conflicts("Repeat the scan after 6 months.", "Antibiotics are given for 7 days after surgery.") == []
 
 
-@needs_data
-def test_real_fines_differ_between_laws_and_agree_across_numeral_scripts():
+def test_real_fines_differ_between_laws_and_agree_across_numeral_scripts(shared_data) -> None:
     data_law = _sentence(cn_law("data_sec_law"), "拒不改正或者造成大量数据泄露等严重后果的，处五十万元", "。\n；")
     regulation_200 = _sentence(cn_law("net_data_reg"), "拒不改正或者造成大量数据泄露等严重后果的，处50万元", "。\n；")
     regulation_1000 = _sentence(cn_law("net_data_reg"), "拒不改正或者情节严重的，处100万元以上1000万元", "。\n；")
@@ -67,8 +62,7 @@ def test_real_fines_differ_between_laws_and_agree_across_numeral_scripts():
     assert conflicts and conflicts[0].a.dimension == "money"
 
 
-@needs_data
-def test_real_guidelines_same_threshold_and_article_reference():
+def test_real_guidelines_same_threshold_and_article_reference(shared_data) -> None:
     hypertension = ngc_documents()["ngc-10397"]["Major Recommendations"]
     acp = ngc_documents()["ngc-11186"]["Major Recommendations"]
     jnc = _sentence(hypertension, "In the general population aged 60 years or older, initiate", ".\n")
